@@ -1,0 +1,45 @@
+#!/bin/sh
+# See LICENSE file for copyright and license details.
+# tillroll: run one of the tillroll programs by name.
+libexec='@LIBEXEC@'
+[ -n "$libexec" ] || libexec=$(dirname "$0")
+version='@VERSION@'
+
+usage() {
+	cat <<USAGE
+usage: tillroll PROGRAM [ARG ...]
+       tillroll --help | --version
+Programs:
+  normalize     raw Shopify envelopes in, canonical records out
+  gen-day       a consistent sample business day, deterministic by seed
+Each program has its own --help and manual page (man normalize).
+USAGE
+}
+
+case "${1-}" in
+-h|--help|help)
+	usage
+	exit 0
+	;;
+--version)
+	echo "tillroll $version"
+	exit 0
+	;;
+'')
+	usage >&2
+	exit 64
+	;;
+esac
+prog=$1
+shift
+case "$prog" in
+*/*|.*)
+	echo "tillroll: '$prog' is not a tillroll program" >&2
+	exit 64
+	;;
+esac
+if [ ! -x "$libexec/$prog" ] || [ "$prog" = tillroll ]; then
+	echo "tillroll: '$prog' is not a tillroll program (see tillroll --help)" >&2
+	exit 64
+fi
+exec "$libexec/$prog" "$@"

@@ -1,0 +1,149 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * lib-check: a thin command line over src/lib, so that tests/lib.bats can
+ * drive the library with tables of inputs and expected outputs.
+ *
+ *   lib-check money-parse CUR TEXT      minor units, or the error
+ *   lib-check money-format CUR MINOR    the decimal text
+ *   lib-check money-sum CUR TEXT...     the sum, formatted
+ *   lib-check utc TEXT                  the instant in UTC, or the error
+ *   lib-check date TEXT                 "ok", or the error
+ *   lib-check id JSON                   the exact id text, or the error
+ *   lib-check sha256                    digest of stdin
+ *   lib-check hmac KEY                  HMAC-SHA256 of stdin under KEY
+ *   lib-check lines [FILE...]           "file:line:text" per NDJSON line
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <jv.h>
+
+#include "json.h"
+#include "money.h"
+#include "msg.h"
+#include "ndjson.h"
+#include "sha256.h"
+#include "utctime.h"
+
+static int
+exponent_of(const char *cur)
+{
+	int e = currency_exponent(cur);
+
+	if (e < 0) {
+		fprintf(stderr, "lib-check: '%s' is not a currency\n", cur);
+		exit(EX_USAGE);
+	}
+	return e;
+}
+
+static char *
+read_stdin(size_t *len)
+{
+	size_t cap = 4096, n;
+	char *buf = malloc(cap);
+
+	*len = 0;
+	while (buf && (n = fread(buf + *len, 1, cap - *len, stdin)) > 0) {
+		*len += n;
+		if (*len == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	return buf;
+}
+
+int
+main(int argc, char *argv[])
+{
+	char buf[MONEY_TEXT_MAX], hex[SHA256_HEX_LEN], utc[UTC_TEXT_MAX];
+	const char *why, *cmd = argc > 1 ? argv[1] : "";
+	int64_t v, sum = 0;
+	int i;
+
+	msg_init("lib-check");
+	if (strcmp(cmd, "money-parse") == 0 && argc == 4) {
+		if (money_parse(argv[3], strlen(argv[3]), exponent_of(argv[2]),
+		    &v, &why) < 0) {
+			printf("error: %s\n", why);
+			return 1;
+		}
+		printf("%" PRId64 "\n", v);
+	} else if (strcmp(cmd, "money-format") == 0 && argc == 4) {
+		money_format(strtoll(argv[3], NULL, 10), exponent_of(argv[2]),
+		    buf);
+		printf("%s\n", buf);
+	} else if (strcmp(cmd, "money-sum") == 0 && argc >= 3) {
+		for (i = 3; i < argc; i++) {
+			if (money_parse(argv[i], strlen(argv[i]),
+			    exponent_of(argv[2]), &v, &why) < 0 ||
+			    money_add(sum, v, &sum) < 0) {
+				printf("error: '%s' %s\n", argv[i], why);
+				return 1;
+			}
+		}
+		money_format(sum, exponent_of(argv[2]), buf);
+		printf("%s\n", buf);
+	} else if (strcmp(cmd, "utc") == 0 && argc == 3) {
+		if (utc_normalize(argv[2], utc, &why) < 0) {
+			printf("error: %s\n", why);
+			return 1;
+		}
+		printf("%s\n", utc);
+	} else if (strcmp(cmd, "date") == 0 && argc == 3) {
+		if (utc_check_date(argv[2], &why) < 0) {
+			printf("error: %s\n", why);
+			return 1;
+		}
+		printf("ok\n");
+	} else if (strcmp(cmd, "id") == 0 && argc == 3) {
+		jv j = jv_parse(argv[2]);
+		char id[64];
+		int rc = json_id(j, id, sizeof(id), &why);
+
+		jv_free(j);
+		if (rc < 0) {
+			printf("error: %s\n", why);
+			return 1;
+		}
+		printf("%s\n", id);
+	} else if (strcmp(cmd, "sha256") == 0 && argc == 2) {
+		size_t len;
+		char *in = read_stdin(&len);
+
+		sha256_hex(in, len, hex);
+		printf("%s\n", hex);
+		free(in);
+	} else if (strcmp(cmd, "hmac") == 0 && argc == 3) {
+		size_t len;
+		char *in = read_stdin(&len);
+
+		hmac_sha256_hex(argv[2], strlen(argv[2]), in, len, hex);
+		printf("%s\n", hex);
+		free(in);
+	} else if (strcmp(cmd, "lines") == 0) {
+		struct ndjson_reader r;
+		const char *line;
+		size_t len;
+		int rc, status = 0;
+
+		ndjson_reader_init(&r, argc - 2, argv + 2);
+		while ((rc = ndjson_reader_next(&r, &line, &len)) != 0) {
+			if (rc < 0) {
+				msg_warn("%s", r.err);
+				status = exit_worst(status, r.status);
+				continue;
+			}
+			printf("%s:%lu:%s\n", r.name, r.lineno, line);
+		}
+		ndjson_reader_release(&r);
+		return status;
+	} else {
+		fprintf(stderr, "usage: lib-check money-parse|money-format|"
+		    "money-sum|utc|date|id|sha256|hmac|lines ...\n");
+		return EX_USAGE;
+	}
+	return 0;
+}
