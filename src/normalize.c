@@ -253,9 +253,15 @@ timestamp(struct conv *c, jv obj, const char *rest, const char *gql)
 		return jv_null();
 	if (jv_get_kind(v) != JV_KIND_STRING ||
 	    utc_normalize(jv_string_value(v), out, &why) < 0) {
+		/* A bare date names no instant: which day it is depends on
+		 * a zone the payload does not give. */
+		int bare = jv_get_kind(v) == JV_KIND_STRING &&
+		    utc_check_date(jv_string_value(v), &why) == 0;
+
 		jv_free(v);
-		fail(c, "bad_time", "'%s' is not a timestamp with an offset",
-		    name_of(rest, gql));
+		fail(c, "bad_time", "'%s' is %s", name_of(rest, gql), bare ?
+		    "a date without a time of day" :
+		    "not a timestamp with an offset");
 		return jv_null();
 	}
 	jv_free(v);

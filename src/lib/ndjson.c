@@ -193,7 +193,13 @@ physical_line(struct ndjson_reader *r, size_t *len)
 	}
 	if (!any || used == 0)
 		return 0;
-	/* A last line without its newline is still a line. */
+	/*
+	 * A last line without its newline is still a line, unless the
+	 * stream was cut: then it is the torn half of a record, and the
+	 * error is what the caller must hear about.
+	 */
+	if (close_current(r) < 0)
+		return -1;
 	*len = used;
 	return 1;
 }

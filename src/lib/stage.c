@@ -21,7 +21,7 @@ stage_init(struct stage *s, const char *name, const char *rejects_path,
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	if (rejects_path != NULL &&
 	    (s->rejects = fopen(rejects_path, "w")) == NULL)
-		return msg_fail(EX_CANTCREAT, "cannot create '%s':",
+		return msg_fail(EX_IOERR, "cannot create '%s':",
 		    rejects_path);
 	return 0;
 }
@@ -84,6 +84,48 @@ counters_release(struct counters *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Write str as a JSON string to f. */
+static void
+put_string(FILE *f, const char *str, size_t n)
+{
+	jv d = jv_dump_string(jv_string_sized(str, (int)n), 0);
+
+	fputs(jv_string_value(d), f);
+	jv_free(d);
+}
+
+/*
+ * One reject, keys in canonical order.  The record is the input line
+ * itself, spliced in byte for byte when it is JSON: parsing and printing
+ * it again would round any number above 2^53, and the reject must keep
+ * exactly what came in.  A line that is not JSON is kept as a string.
+ */
+static void
+write_reject(struct stage *s, const char *file, unsigned long line,
+    const char *raw, size_t rawlen, const char *reason, const char *detail)
+{
+	jv parsed = jv_parse_sized(raw, (int)rawlen);
+	FILE *f = s->rejects;
+
+	fputs("{\"detail\":", f);
+	put_string(f, detail, strlen(detail));
+	fputs(",\"file\":", f);
+	put_string(f, file, strlen(file));
+	fprintf(f, ",\"line\":%lu,\"reason\":", line);
+	put_string(f, reason, strlen(reason));
+	fputs(",\"record\":", f);
+	if (jv_is_valid(parsed))
+		fwrite(raw, 1, rawlen, f);
+	else
+		put_string(f, raw, rawlen);
+	jv_free(parsed);
+	fputs(",\"stage\":", f);
+	put_string(f, s->name, strlen(s->name));
+	fputs("}\n", f);
+	if (ferror(f))
+		s->io_failed = 1;
+}
+
 void
 stage_reject(struct stage *s, const char *file, unsigned long line,
     const char *raw, size_t rawlen, const char *reason, const char *detail)
@@ -96,24 +138,9 @@ stage_reject(struct stage *s, const char *file, unsigned long line,
 		else
 			msg_warn("line %lu: %s", line, detail);
 	}
-	if (s->rejects != NULL) {
-		jv rec = jv_parse_sized(raw, (int)rawlen);
-		jv r = jv_object();
-
-		if (!jv_is_valid(rec)) {
-			jv_free(rec);
-			rec = jv_string_sized(raw, (int)rawlen);
-		}
-		r = json_set_str(r, "stage", s->name);
-		r = json_set_str(r, "reason", reason);
-		r = json_set_str(r, "detail", detail);
-		r = json_set_str(r, "file", file ? file : "<stdin>");
-		r = jv_object_set(r, jv_string("line"),
-		    jv_number((double)line));
-		r = jv_object_set(r, jv_string("record"), rec);
-		if (json_emit(s->rejects, r) < 0)
-			s->io_failed = 1;
-	}
+	if (s->rejects != NULL)
+		write_reject(s, file ? file : "<stdin>", line, raw, rawlen,
+		    reason, detail);
 }
 
 static int

@@ -54,7 +54,7 @@ struct stage {
 /*
  * Start the accounting for stage name.  rejects_path, when not NULL, is
  * created (truncated) for the rejects.  Returns 0, or a sysexits status
- * (EX_CANTCREAT) with a message already printed.
+ * (EX_IOERR) with a message already printed.
  */
 int stage_init(struct stage *s, const char *name, const char *rejects_path,
     const char *stats_path);
