@@ -82,6 +82,19 @@ test-asan: asan
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run
 
+# The day's job on the committed sample day.  Until the later stages exist
+# the job is normalize; its outputs go where the daily run will keep them.
+DEMO = demo/demo/2026-11-26
+demo: all
+	@mkdir -p $(DEMO)/rejects $(DEMO)/stats
+	$(BIN)/normalize --rejects $(DEMO)/rejects/normalize.ndjson \
+	    --stats $(DEMO)/stats/normalize.json samples/day/00-extract.ndjson \
+	    >$(DEMO)/10-normalize.ndjson
+	@echo "the day's records: $(DEMO)/10-normalize.ndjson"
+	@echo "rejects: $(DEMO)/rejects/normalize.ndjson, stats: $(DEMO)/stats/normalize.json"
+	@jq -r '"\(.in) raw records in, \(.out) canonical records out, \(.rejected) rejected"' \
+	    $(DEMO)/stats/normalize.json
+
 # The sample day and what normalize makes of it; committed, and checked by
 # the tests to stay byte-identical.
 samples: all
@@ -120,9 +133,9 @@ format:
 	clang-format -i src/*.c src/lib/*.c src/lib/*.h
 
 clean:
-	rm -rf build bin build-asan bin-asan tests/out
+	rm -rf build bin build-asan bin-asan tests/out demo
 
-.PHONY: all test asan test-asan samples deps install uninstall format clean
+.PHONY: all test asan test-asan demo samples deps install uninstall format clean
 .SECONDARY: $(LIBOBJ)
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/lib/*.d $(BUILD)/tests/*.d)
