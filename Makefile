@@ -22,10 +22,10 @@ CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Wpedantic -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
 	-Wwrite-strings -Werror -MMD -MP $(SAN)
 LDFLAGS = $(SAN)
-LDLIBS = -ljq -lcsv -lz
+LDLIBS = -ljq -lcsv -lz $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
-# The filters of the pipeline, then the tools that serve them.
-PROGS = normalize gen-day
+# Every src/<program>.c is a program with its manual page src/<program>.1.
+PROGS = $(notdir $(basename $(wildcard src/*.c)))
 MAN1 = $(PROGS:%=src/%.1) src/tillroll.1
 MAN5 = src/tillroll-records.5
 
@@ -98,13 +98,14 @@ demo: all
 # The sample day and what normalize makes of it; committed, and checked by
 # the tests to stay byte-identical.
 samples: all
+	@mkdir -p samples/day
 	$(BIN)/gen-day --seed 20261126 --orders 40 --date 2026-11-26 \
 	    --shop demo --facts samples/day/facts.ndjson \
 	    >samples/day/00-extract.ndjson
-	$(BIN)/normalize --stats /dev/null samples/day/00-extract.ndjson \
-	    >samples/day/10-normalize.expected.ndjson
+	cd samples/day && ../../$(BIN)/normalize --stats /dev/null \
+	    00-extract.ndjson >10-normalize.expected.ndjson
 
-DEBS = build-essential libjq-dev libcsv-dev zlib1g-dev libcurl4-openssl-dev \
+DEBS = build-essential pkg-config libjq-dev libcsv-dev zlib1g-dev libcurl4-openssl-dev \
 	bats bats-assert bats-support bats-file parallel jq python3 \
 	ca-certificates
 
@@ -136,6 +137,6 @@ clean:
 	rm -rf build bin build-asan bin-asan tests/out demo
 
 .PHONY: all test asan test-asan demo samples deps install uninstall format clean
-.SECONDARY: $(LIBOBJ)
+.SECONDARY:
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/lib/*.d $(BUILD)/tests/*.d)

@@ -56,6 +56,7 @@ static jq_state *jq;		/* --jq program, compiled once */
  */
 struct conv {
 	const char *shop;	/* the envelope's shop handle */
+	const char *shop_currency; /* the envelope's, for bare amounts */
 	jv src;			/* the src block every record carries */
 	char where[160];	/* "order 1001: line item 2: " for messages */
 	int failed;		/* an error was recorded */
@@ -608,6 +609,8 @@ currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
 	/* The strings live in obj, which outlives this conversion. */
 	jv_free(v);
 	jv_free(p);
+	if (cur == NULL)
+		cur = c->shop_currency;
 	if (cur == NULL)
 		cur = default_currency;
 	if (cur == NULL) {
@@ -2048,6 +2051,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		return;
 	}
 	c.shop = shop;
+	c.shop_currency = json_str(env, "shop_currency");
 	recs = convert(&c, h, env, line, len, file, lineno);
 	if (!jv_is_valid(recs)) {
 		stage_reject(st, file, lineno, line, len, c.reason, c.detail);

@@ -10,10 +10,13 @@ usage() {
 usage: tillroll PROGRAM [ARG ...]
        tillroll --help | --version
 Programs:
-  normalize     raw Shopify envelopes in, canonical records out
-  gen-day       a consistent sample business day, deterministic by seed
-Each program has its own --help and manual page (man normalize).
 USAGE
+	for p in "$libexec"/*; do
+		[ -x "$p" ] && [ ! -d "$p" ] || continue
+		case "${p##*/}" in tillroll|lib-check) continue ;; esac
+		echo "  ${p##*/}"
+	done
+	echo "Each program has its own --help and manual page."
 }
 
 case "${1-}" in
@@ -38,7 +41,8 @@ case "$prog" in
 	exit 64
 	;;
 esac
-if [ ! -x "$libexec/$prog" ] || [ "$prog" = tillroll ]; then
+if [ ! -x "$libexec/$prog" ] || [ -d "$libexec/$prog" ] ||
+    [ "$prog" = tillroll ] || [ "$prog" = lib-check ]; then
 	echo "tillroll: '$prog' is not a tillroll program (see tillroll --help)" >&2
 	exit 64
 fi

@@ -218,3 +218,48 @@ setup() {
 	[ "$(jq -r .detail "$OUT/rej" | sort -u)" = "jq: no customers here" ]
 	[ "$(jq -s length <<<"$output")" -eq 1 ]
 }
+
+# The generator plants its figures in a facts file; normalize must find
+# every one of them again, to the cent, in every currency scale.
+@test "generated days normalize without a reject and agree with their facts" {
+	for cur in EUR JPY KWD; do
+		"$BIN/gen-day" --orders 600 --seed 11 --currency "$cur" \
+		    --facts "$OUT/facts" >"$OUT/day"
+		run --separate-stderr "$BIN/normalize" --stats "$OUT/stats" "$OUT/day"
+		assert_success
+		printf '%s\n' "$output" >"$OUT/out"
+		jq -e '.rejected == 0' "$OUT/stats"
+		jq -sc '[.[] | select(.fact == "order")
+		    | {key, total, subtotal, tax, shipping, discounts, refunded}]
+		    | sort_by(.key)' "$OUT/facts" >"$OUT/planted"
+		jq -sc '[.[] | select(.kind == "order") | {key, total: .totals.total,
+		    subtotal: .totals.subtotal, tax: .totals.tax,
+		    shipping: .totals.shipping, discounts: .totals.discounts,
+		    refunded: .totals.refunded}] | sort_by(.key)' "$OUT/out" >"$OUT/found"
+		diff "$OUT/planted" "$OUT/found" || fail "$cur: orders differ from the facts"
+		jq -sc '[.[] | select(.fact == "payout") | {key, amount}] | sort_by(.key)' \
+		    "$OUT/facts" >"$OUT/planted"
+		jq -sc '[.[] | select(.kind == "payout") | {key, amount}] | sort_by(.key)' \
+		    "$OUT/out" >"$OUT/found"
+		diff "$OUT/planted" "$OUT/found" || fail "$cur: payouts differ from the facts"
+		# Each payout's settlement lines (all but its own row) sum to it,
+		# in integer minor units.
+		run jq -rs '
+		    def minor: (split(".") + ["0"]) as $p
+		        | ($p[0] | ltrimstr("-") | tonumber) * pow(10; $p[1] | length)
+		          + ($p[1] | tonumber)
+		        | if $p[0] | startswith("-") then -. else . end;
+		    (map(select(.kind == "payout") | {key: .key, value: (.amount | minor)})
+		        | from_entries) as $payouts
+		    | [.[] | select(.kind == "settlement" and .type != "payout"
+		        and .payout_key != null)]
+		    | group_by(.payout_key)
+		    | map({key: .[0].payout_key, sum: (map(.net | minor) | add)})
+		    | (length | tostring), (.[] | select(.sum != $payouts[.key])
+		        | "\(.key): lines sum to \(.sum), payout is \($payouts[.key])")' \
+		    "$OUT/out"
+		assert_success
+		[ "${lines[0]}" -ge 1 ]
+		[ "${#lines[@]}" -eq 1 ] || fail "$cur: ${lines[*]:1}"
+	done
+}
