@@ -43,10 +43,10 @@ enum pii_policy { PII_KEEP, PII_HASH, PII_DROP };
 
 /* Options, as OpenBSD's tools keep them: file-scope, set once by main. */
 static enum pii_policy pii = PII_KEEP;
-static char *pii_key;		/* HMAC key for --pii hash */
+static char *pii_key; /* HMAC key for --pii hash */
 static size_t pii_keylen;
 static const char *default_currency; /* --currency, for bare prices */
-static jq_state *jq;		/* --jq program, compiled once */
+static jq_state *jq;		     /* --jq program, compiled once */
 
 /*
  * The state of one conversion.  Errors are sticky: the first one is kept
@@ -55,31 +55,30 @@ static jq_state *jq;		/* --jq program, compiled once */
  * failed once at the end and rejects the record whole.
  */
 struct conv {
-	const char *shop;	/* the envelope's shop handle */
+	const char *shop;	   /* the envelope's shop handle */
 	const char *shop_currency; /* the envelope's, for bare amounts */
-	jv src;			/* the src block every record carries */
-	char where[160];	/* "order 1001: line item 2: " for messages */
-	int failed;		/* an error was recorded */
-	const char *reason;	/* its short code */
-	char detail[512];	/* its sentence */
-	const char *cur;	/* shop currency of the record being mapped */
-	int exp;		/* its exponent */
-	const char *pcur;	/* presentment currency, when it differs */
-	int pexp;		/* its exponent */
-	jv out;			/* the records made so far (array) */
-	jv seen;		/* keys emitted for this envelope (object) */
+	jv src;			   /* the src block every record carries */
+	char where[160];    /* "order 1001: line item 2: " for messages */
+	int failed;	    /* an error was recorded */
+	const char *reason; /* its short code */
+	char detail[512];   /* its sentence */
+	const char *cur;    /* shop currency of the record being mapped */
+	int exp;	    /* its exponent */
+	const char *pcur;   /* presentment currency, when it differs */
+	int pexp;	    /* its exponent */
+	jv out;		    /* the records made so far (array) */
+	jv seen;	    /* keys emitted for this envelope (object) */
 };
 
 /* An amount in shop money and, when the currency differs, presentment. */
 struct amt {
-	int64_t shop;		/* minor units of conv.cur */
-	int64_t pres;		/* minor units of conv.pcur */
-	int have;		/* shop is set */
-	int have_pres;		/* pres is set */
+	int64_t shop;  /* minor units of conv.cur */
+	int64_t pres;  /* minor units of conv.pcur */
+	int have;      /* shop is set */
+	int have_pres; /* pres is set */
 };
 
-static void
-fail(struct conv *c, const char *reason, const char *fmt, ...)
+static void fail(struct conv *c, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -108,7 +107,7 @@ context(struct conv *c, const char *what, const char *id)
 		c->where[0] = '\0';
 	else
 		snprintf(c->where, sizeof(c->where), "%s '%.100s': ", what,
-		    id ? id : "?");
+			 id ? id : "?");
 }
 
 /*
@@ -257,12 +256,12 @@ timestamp(struct conv *c, jv obj, const char *rest, const char *gql)
 		/* A bare date names no instant: which day it is depends on
 		 * a zone the payload does not give. */
 		int bare = jv_get_kind(v) == JV_KIND_STRING &&
-		    utc_check_date(jv_string_value(v), &why) == 0;
+			   utc_check_date(jv_string_value(v), &why) == 0;
 
 		jv_free(v);
-		fail(c, "bad_time", "'%s' is %s", name_of(rest, gql), bare ?
-		    "a date without a time of day" :
-		    "not a timestamp with an offset");
+		fail(c, "bad_time", "'%s' is %s", name_of(rest, gql),
+		     bare ? "a date without a time of day"
+			  : "not a timestamp with an offset");
 		return jv_null();
 	}
 	jv_free(v);
@@ -312,7 +311,7 @@ rate(struct conv *c, jv obj, const char *rest, const char *gql)
 	if (money_parse(s, strlen(s), 6, &scaled, &why) < 0) {
 		jv_free(v);
 		fail(c, "bad_field", "'%s' is not a decimal rate",
-		    name_of(rest, gql));
+		     name_of(rest, gql));
 		return jv_null();
 	}
 	return v;
@@ -328,7 +327,7 @@ parse_amount(struct conv *c, jv v, int e, const char *name, int64_t *out)
 	if (jv_get_kind(v) == JV_KIND_STRING) {
 		s = jv_string_value(v);
 	} else if (jv_get_kind(v) == JV_KIND_NUMBER &&
-	    json_number_text(v, buf, sizeof(buf)) == 0) {
+		   json_number_text(v, buf, sizeof(buf)) == 0) {
 		/* Shopify sends a few amounts as numbers (refund subtotal). */
 		s = buf;
 	} else {
@@ -349,7 +348,7 @@ parse_amount(struct conv *c, jv v, int e, const char *name, int64_t *out)
  */
 static int
 money_v2(struct conv *c, jv m, const char *want, int e, const char *name,
-    int64_t *out)
+	 int64_t *out)
 {
 	jv amount = json_get(m, "amount");
 	const char *cur = json_str(m, "currencyCode");
@@ -367,7 +366,7 @@ money_v2(struct conv *c, jv m, const char *want, int e, const char *name,
 	if (cur != NULL && want != NULL && strcmp(cur, want) != 0) {
 		jv_free(amount);
 		fail(c, "wrong_currency", "'%s' is in %s, expected %s", name,
-		    cur, want);
+		     cur, want);
 		return -1;
 	}
 	rc = parse_amount(c, amount, e, name, out);
@@ -413,8 +412,8 @@ bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
 				money_format(plain_v, c->exp, x);
 				money_format(a.shop, c->exp, y);
 				fail(c, "inconsistent_amount",
-				    "'%s' is %s but '%s' says %s", plain, x,
-				    bname, y);
+				     "'%s' is %s but '%s' says %s", plain, x,
+				     bname, y);
 			}
 			a.shop = plain_v;
 			a.have = 1;
@@ -427,13 +426,13 @@ bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
 
 static struct amt
 required_bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
-    const char *gql_set)
+	     const char *gql_set)
 {
 	struct amt a = bag(c, obj, plain, rest_set, gql_set);
 
 	if (!a.have)
 		fail(c, "missing_field", "'%s' is missing",
-		    plain ? plain : name_of(rest_set, gql_set));
+		     plain ? plain : name_of(rest_set, gql_set));
 	return a;
 }
 
@@ -516,8 +515,10 @@ items(struct conv *c, jv obj, const char *rest, const char *gql)
 
 		/* A truncated connection would lose lines silently. */
 		if (jv_get_kind(more) == JV_KIND_TRUE)
-			fail(c, "incomplete", "'%s' has more pages than were "
-			    "extracted", name_of(gql, rest));
+			fail(c, "incomplete",
+			     "'%s' has more pages than were "
+			     "extracted",
+			     name_of(gql, rest));
 		jv_free(page);
 		jv_free(more);
 		jv_free(v);
@@ -531,8 +532,10 @@ items(struct conv *c, jv obj, const char *rest, const char *gql)
 		jv more = json_get(page, "hasNextPage");
 
 		if (jv_get_kind(more) == JV_KIND_TRUE)
-			fail(c, "incomplete", "'%s' has more pages than were "
-			    "extracted", name_of(gql, rest));
+			fail(c, "incomplete",
+			     "'%s' has more pages than were "
+			     "extracted",
+			     name_of(gql, rest));
 		jv_free(page);
 		jv_free(more);
 		jv_array_foreach(edges, i, e)
@@ -557,7 +560,7 @@ make_key(struct conv *c, const char *kind, jv id)
 	if (jv_get_kind(id) != JV_KIND_STRING)
 		return jv_null();
 	snprintf(buf, sizeof(buf), "%s/%s/%s", c->shop, kind,
-	    jv_string_value(id));
+		 jv_string_value(id));
 	return jv_string(buf);
 }
 
@@ -596,11 +599,11 @@ emit(struct conv *c, jv r)
 /* Set the record's shop and presentment currencies from obj's fields. */
 static int
 currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
-    const char *pres_rest, const char *pres_gql)
+	   const char *pres_rest, const char *pres_gql)
 {
 	const char *cur = NULL, *pcur = NULL;
-	jv v = field(obj, shop_rest, shop_gql), p = field(obj, pres_rest,
-	    pres_gql);
+	jv v = field(obj, shop_rest, shop_gql),
+	   p = field(obj, pres_rest, pres_gql);
 
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		cur = jv_string_value(v);
@@ -615,12 +618,12 @@ currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
 		cur = default_currency;
 	if (cur == NULL) {
 		fail(c, "missing_field", "'%s' is missing",
-		    name_of(shop_rest, shop_gql));
+		     name_of(shop_rest, shop_gql));
 		return -1;
 	}
 	if ((c->exp = currency_exponent(cur)) < 0) {
 		fail(c, "bad_currency", "'%s' is not an ISO 4217 currency",
-		    cur);
+		     cur);
 		return -1;
 	}
 	c->cur = cur;
@@ -628,7 +631,7 @@ currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
 	if (pcur != NULL && strcmp(pcur, cur) != 0) {
 		if ((c->pexp = currency_exponent(pcur)) < 0) {
 			fail(c, "bad_currency",
-			    "'%s' is not an ISO 4217 currency", pcur);
+			     "'%s' is not an ISO 4217 currency", pcur);
 			return -1;
 		}
 		c->pcur = pcur;
@@ -670,8 +673,9 @@ personal(jv obj, const char *key, jv value, int is_email)
 	for (i = 0; i < n - start; i++) {
 		char ch = s[start + i];
 
-		buf[i] = is_email && ch >= 'A' && ch <= 'Z' ?
-		    (char)(ch - 'A' + 'a') : ch;
+		buf[i] = is_email && ch >= 'A' && ch <= 'Z'
+			     ? (char)(ch - 'A' + 'a')
+			     : ch;
 	}
 	hmac_sha256_hex(pii_key, pii_keylen, buf, n - start, hex);
 	snprintf(out, sizeof(out), "hmac:%s", hex);
@@ -698,11 +702,10 @@ address(struct conv *c, jv obj, const char *rest, const char *gql)
 	r = put(r, "city", text(c, a, "city", NULL));
 	r = put(r, "zip", text(c, a, "zip", NULL));
 	r = put(r, "province", text(c, a, "province", NULL));
-	r = put(r, "province_code", text(c, a, "province_code",
-	    "provinceCode"));
+	r = put(r, "province_code",
+		text(c, a, "province_code", "provinceCode"));
 	r = put(r, "country", text(c, a, "country", NULL));
-	r = put(r, "country_code", text(c, a, "country_code",
-	    "countryCodeV2"));
+	r = put(r, "country_code", text(c, a, "country_code", "countryCodeV2"));
 	jv_free(a);
 	return r;
 }
@@ -713,7 +716,7 @@ person(struct conv *c, jv cust, jv r)
 {
 	r = personal(r, "email", text(c, cust, "email", NULL), 1);
 	r = personal(r, "first_name", text(c, cust, "first_name", "firstName"),
-	    0);
+		     0);
 	r = personal(r, "last_name", text(c, cust, "last_name", "lastName"), 0);
 	r = personal(r, "phone", text(c, cust, "phone", NULL), 0);
 	return r;
@@ -732,14 +735,14 @@ tax_lines(struct conv *c, jv obj, struct amt *sum, int *count_out)
 	sum->have_pres = c->pcur != NULL;
 	jv_array_foreach(list, i, t)
 	{
-		struct amt a = required_bag(c, t, "price", "price_set",
-		    "priceSet");
+		struct amt a =
+		    required_bag(c, t, "price", "price_set", "priceSet");
 		jv r = jv_object(), p = jv_object();
 
 		r = put(r, "title", text(c, t, "title", NULL));
 		r = put(r, "rate", rate(c, t, "rate", NULL));
-		r = put(r, "channel_liable", boolean(c, t, "channel_liable",
-		    "channelLiable"));
+		r = put(r, "channel_liable",
+			boolean(c, t, "channel_liable", "channelLiable"));
 		put_amt(c, &r, &p, "amount", a);
 		if (c->pcur != NULL)
 			r = put(r, "presentment", p);
@@ -771,7 +774,7 @@ allocations(struct conv *c, jv obj, struct amt *sum)
 	jv_array_foreach(list, i, d)
 	{
 		struct amt a = required_bag(c, d, "amount", "amount_set",
-		    "allocatedAmountSet");
+					    "allocatedAmountSet");
 		jv r = jv_object(), p = jv_object(), app, idx;
 
 		put_amt(c, &r, &p, "amount", a);
@@ -780,8 +783,9 @@ allocations(struct conv *c, jv obj, struct amt *sum)
 		else
 			jv_free(p);
 		app = json_get(d, "discountApplication");
-		idx = jv_is_valid(app) ? count(c, app, "index", NULL) :
-		    count(c, d, "discount_application_index", NULL);
+		idx = jv_is_valid(app)
+			  ? count(c, app, "index", NULL)
+			  : count(c, d, "discount_application_index", NULL);
 		jv_free(app);
 		r = put(r, "application_index", idx);
 		add(c, &sum->shop, a.shop);
@@ -798,12 +802,12 @@ allocations(struct conv *c, jv obj, struct amt *sum)
 
 /* Running sums over an order's lines, for the consistency checks. */
 struct order_sums {
-	int64_t line_total;	/* sum of unit price x quantity */
-	int64_t line_discount;	/* sum of line discount allocations */
-	int64_t shipping;	/* sum of shipping prices before discounts */
+	int64_t line_total;	   /* sum of unit price x quantity */
+	int64_t line_discount;	   /* sum of line discount allocations */
+	int64_t shipping;	   /* sum of shipping prices before discounts */
 	int64_t shipping_discount; /* sum of shipping discounts */
-	int64_t tax;		/* sum of line and shipping tax lines */
-	int tax_lines;		/* how many tax lines were summed */
+	int64_t tax;		   /* sum of line and shipping tax lines */
+	int tax_lines;		   /* how many tax lines were summed */
 };
 
 static jv
@@ -816,15 +820,17 @@ line_item(struct conv *c, jv li, int index, struct order_sums *s)
 	int n = 0;
 
 	memcpy(where, c->where, sizeof(where));
-	snprintf(c->where + strlen(c->where), sizeof(c->where) -
-	    strlen(c->where), "line item %d: ", index + 1);
+	snprintf(c->where + strlen(c->where),
+		 sizeof(c->where) - strlen(c->where),
+		 "line item %d: ", index + 1);
 	id = required_id(c, li, "id", NULL);
 	qty = count(c, li, "quantity", NULL);
 	if (jv_get_kind(qty) != JV_KIND_NUMBER)
 		fail(c, "missing_field", "'quantity' is missing");
 	else
 		q = (int64_t)jv_number_value(qty);
-	unit = required_bag(c, li, "price", "price_set", "originalUnitPriceSet");
+	unit =
+	    required_bag(c, li, "price", "price_set", "originalUnitPriceSet");
 	if (money_mul(unit.shop, q, &total) < 0 ||
 	    (unit.have_pres && money_mul(unit.pres, q, &ptotal) < 0))
 		fail(c, "bad_amount", "price x quantity overflows");
@@ -833,32 +839,34 @@ line_item(struct conv *c, jv li, int index, struct order_sums *s)
 	r = put(r, "variant_id", id_field(c, li, "variant_id", "variant"));
 	r = put(r, "sku", text(c, li, "sku", NULL));
 	r = put(r, "title", text(c, li, "title", NULL));
-	r = put(r, "variant_title", text(c, li, "variant_title",
-	    "variantTitle"));
+	r = put(r, "variant_title",
+		text(c, li, "variant_title", "variantTitle"));
 	r = put(r, "name", text(c, li, "name", NULL));
 	r = put(r, "quantity", qty);
-	r = put(r, "current_quantity", count(c, li, "current_quantity",
-	    "currentQuantity"));
+	r = put(r, "current_quantity",
+		count(c, li, "current_quantity", "currentQuantity"));
 	r = put(r, "gift_card", boolean(c, li, "gift_card", "isGiftCard"));
 	r = put(r, "taxable", boolean(c, li, "taxable", NULL));
-	r = put(r, "requires_shipping", boolean(c, li, "requires_shipping",
-	    "requiresShipping"));
+	r = put(r, "requires_shipping",
+		boolean(c, li, "requires_shipping", "requiresShipping"));
 	r = put(r, "discount_allocations", allocations(c, li, &disc));
 	r = put(r, "tax_lines", tax_lines(c, li, &tax, &n));
 	put_amt(c, &r, &p, "unit_price", unit);
 	put_amt(c, &r, &p, "total",
-	    (struct amt){total, ptotal, unit.have, unit.have_pres});
+		(struct amt){total, ptotal, unit.have, unit.have_pres});
 	put_amt(c, &r, &p, "discount", disc);
-	put_amt(c, &r, &p, "net", (struct amt){total - disc.shop,
-	    ptotal - disc.pres, 1, disc.have_pres && unit.have_pres});
+	put_amt(c, &r, &p, "net",
+		(struct amt){total - disc.shop, ptotal - disc.pres, 1,
+			     disc.have_pres && unit.have_pres});
 	put_amt(c, &r, &p, "tax", tax);
 	if (c->pcur != NULL)
 		r = put(r, "presentment", p);
 	else
 		jv_free(p);
 	if (disc.shop > total || disc.shop < 0)
-		fail(c, "inconsistent_totals", "discounts exceed the line's "
-		    "price x quantity");
+		fail(c, "inconsistent_totals",
+		     "discounts exceed the line's "
+		     "price x quantity");
 	add(c, &s->line_total, total);
 	add(c, &s->line_discount, disc.shop);
 	add(c, &s->tax, tax.shop);
@@ -876,11 +884,12 @@ shipping_line(struct conv *c, jv sl, int index, struct order_sums *s)
 	int n = 0;
 
 	memcpy(where, c->where, sizeof(where));
-	snprintf(c->where + strlen(c->where), sizeof(c->where) -
-	    strlen(c->where), "shipping line %d: ", index + 1);
+	snprintf(c->where + strlen(c->where),
+		 sizeof(c->where) - strlen(c->where),
+		 "shipping line %d: ", index + 1);
 	price = required_bag(c, sl, "price", "price_set", "originalPriceSet");
 	disc_price = bag(c, sl, "discounted_price", "discounted_price_set",
-	    "discountedPriceSet");
+			 "discountedPriceSet");
 	r = put(r, "id", id_field(c, sl, "id", NULL));
 	r = put(r, "title", text(c, sl, "title", NULL));
 	r = put(r, "code", text(c, sl, "code", NULL));
@@ -888,16 +897,20 @@ shipping_line(struct conv *c, jv sl, int index, struct order_sums *s)
 	r = put(r, "discount_allocations", allocations(c, sl, &disc));
 	r = put(r, "tax_lines", tax_lines(c, sl, &tax, &n));
 	if (disc_price.have && disc.shop == 0 && price.shop - disc_price.shop)
-		/* Older payloads give the discounted price but no allocations. */
+		/* Older payloads give the discounted price but no allocations.
+		 */
 		disc = (struct amt){price.shop - disc_price.shop,
-		    price.pres - disc_price.pres, 1, disc_price.have_pres};
+				    price.pres - disc_price.pres, 1,
+				    disc_price.have_pres};
 	else if (disc_price.have && price.shop - disc.shop != disc_price.shop)
-		fail(c, "inconsistent_totals", "'discounted_price' is not the "
-		    "price less its discount allocations");
+		fail(c, "inconsistent_totals",
+		     "'discounted_price' is not the "
+		     "price less its discount allocations");
 	put_amt(c, &r, &p, "price", price);
 	put_amt(c, &r, &p, "discount", disc);
-	put_amt(c, &r, &p, "net", (struct amt){price.shop - disc.shop,
-	    price.pres - disc.pres, 1, price.have_pres && disc.have_pres});
+	put_amt(c, &r, &p, "net",
+		(struct amt){price.shop - disc.shop, price.pres - disc.pres, 1,
+			     price.have_pres && disc.have_pres});
 	put_amt(c, &r, &p, "tax", tax);
 	if (c->pcur != NULL)
 		r = put(r, "presentment", p);
@@ -914,7 +927,7 @@ shipping_line(struct conv *c, jv sl, int index, struct order_sums *s)
 /* Compare a computed sum with the order's own figure; fail if they differ. */
 static void
 check_sum(struct conv *c, const char *what, int64_t computed, struct amt a,
-    const char *field_name, int64_t tolerance)
+	  const char *field_name, int64_t tolerance)
 {
 	char x[MONEY_TEXT_MAX], y[MONEY_TEXT_MAX];
 	int64_t d = computed - a.shop;
@@ -924,12 +937,12 @@ check_sum(struct conv *c, const char *what, int64_t computed, struct amt a,
 	money_format(computed, c->exp, x);
 	money_format(a.shop, c->exp, y);
 	fail(c, "inconsistent_totals", "%s sum to %s but '%s' is %s", what, x,
-	    field_name, y);
+	     field_name, y);
 }
 
 static jv payment(struct conv *c, jv t, jv order_id, jv order_name);
 static jv refund(struct conv *c, jv rf, jv order_id, jv order_name,
-    jv taxes_included);
+		 jv taxes_included);
 
 static void
 order(struct conv *c, jv d)
@@ -946,45 +959,49 @@ order(struct conv *c, jv d)
 	memset(&s, 0, sizeof(s));
 	id = required_id(c, d, "id", "legacyResourceId");
 	name = text(c, d, "name", NULL);
-	context(c, "order", jv_get_kind(name) == JV_KIND_STRING ?
-	    jv_string_value(name) : jv_get_kind(id) == JV_KIND_STRING ?
-	    jv_string_value(id) : NULL);
+	context(c, "order",
+		jv_get_kind(name) == JV_KIND_STRING ? jv_string_value(name)
+		: jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id)
+						    : NULL);
 	currencies(c, d, "currency", "currencyCode", "presentment_currency",
-	    "presentmentCurrencyCode");
+		   "presentmentCurrencyCode");
 	r = record(c, "order", make_key(c, "order", id));
 	r = put(r, "id", jv_copy(id));
 	r = put(r, "name", jv_copy(name));
 	r = put(r, "created_at", timestamp(c, d, "created_at", "createdAt"));
-	r = put(r, "processed_at", timestamp(c, d, "processed_at",
-	    "processedAt"));
+	r = put(r, "processed_at",
+		timestamp(c, d, "processed_at", "processedAt"));
 	r = put(r, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
-	r = put(r, "cancelled_at", timestamp(c, d, "cancelled_at",
-	    "cancelledAt"));
-	r = put(r, "cancel_reason", code(c, d, "cancel_reason",
-	    "cancelReason"));
+	r = put(r, "cancelled_at",
+		timestamp(c, d, "cancelled_at", "cancelledAt"));
+	r = put(r, "cancel_reason",
+		code(c, d, "cancel_reason", "cancelReason"));
 	r = put(r, "closed_at", timestamp(c, d, "closed_at", "closedAt"));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "presentment_currency", c->pcur ? jv_string(c->pcur) :
-	    c->cur ? jv_string(c->cur) : jv_null());
+	r = put(r, "presentment_currency",
+		c->pcur	 ? jv_string(c->pcur)
+		: c->cur ? jv_string(c->cur)
+			 : jv_null());
 	tincl = boolean(c, d, "taxes_included", "taxesIncluded");
 	excluded = jv_get_kind(tincl) != JV_KIND_TRUE;
 	r = put(r, "taxes_included", jv_copy(tincl));
 	r = put(r, "test", boolean(c, d, "test", NULL));
-	r = put(r, "financial_status", code(c, d, "financial_status",
-	    "displayFinancialStatus"));
-	r = put(r, "fulfillment_status", code(c, d, "fulfillment_status",
-	    "displayFulfillmentStatus"));
+	r = put(r, "financial_status",
+		code(c, d, "financial_status", "displayFinancialStatus"));
+	r = put(r, "fulfillment_status",
+		code(c, d, "fulfillment_status", "displayFulfillmentStatus"));
 	r = put(r, "source_name", text(c, d, "source_name", "sourceName"));
-	r = put(r, "gateways", field(d, "payment_gateway_names",
-	    "paymentGatewayNames"));
+	r = put(r, "gateways",
+		field(d, "payment_gateway_names", "paymentGatewayNames"));
 	if (!json_has(r, "gateways"))
 		r = put(r, "gateways", jv_array());
 	r = put(r, "discount_codes", jv_array());
 	list = items(c, d, "discount_codes", "discountCodes");
 	jv_array_foreach(list, i, dc)
 	{
-		jv code_v = jv_get_kind(dc) == JV_KIND_STRING ? jv_copy(dc) :
-		    text(c, dc, "code", NULL);
+		jv code_v = jv_get_kind(dc) == JV_KIND_STRING
+				? jv_copy(dc)
+				: text(c, dc, "code", NULL);
 		jv codes = json_get(r, "discount_codes");
 
 		r = put(r, "discount_codes", jv_array_append(codes, code_v));
@@ -995,7 +1012,8 @@ order(struct conv *c, jv d)
 	r = personal(r, "phone", text(c, d, "phone", NULL), 0);
 	cust = field(d, "customer", NULL);
 	if (jv_get_kind(cust) == JV_KIND_OBJECT) {
-		/* Hand-made payloads have customers without ids: no join then. */
+		/* Hand-made payloads have customers without ids: no join then.
+		 */
 		jv cid = id_field(c, cust, "id", NULL), cr = jv_object();
 
 		cr = put(cr, "key", make_key(c, "customer", cid));
@@ -1005,10 +1023,10 @@ order(struct conv *c, jv d)
 		r = put(r, "customer", jv_null());
 	}
 	jv_free(cust);
-	r = put(r, "billing_address", address(c, d, "billing_address",
-	    "billingAddress"));
-	r = put(r, "shipping_address", address(c, d, "shipping_address",
-	    "shippingAddress"));
+	r = put(r, "billing_address",
+		address(c, d, "billing_address", "billingAddress"));
+	r = put(r, "shipping_address",
+		address(c, d, "shipping_address", "shippingAddress"));
 
 	lines = jv_array();
 	list = items(c, d, "line_items", "lineItems");
@@ -1035,20 +1053,21 @@ order(struct conv *c, jv d)
 		r = put(r, "tax_lines", tax_lines(c, d, &ot, &n));
 	}
 
-	line_items = bag(c, d, "total_line_items_price",
-	    "total_line_items_price_set", "totalLineItemsPriceSet");
+	line_items =
+	    bag(c, d, "total_line_items_price", "total_line_items_price_set",
+		"totalLineItemsPriceSet");
 	subtotal = required_bag(c, d, "subtotal_price", "subtotal_price_set",
-	    "subtotalPriceSet");
+				"subtotalPriceSet");
 	discounts = bag(c, d, "total_discounts", "total_discounts_set",
-	    "totalDiscountsSet");
+			"totalDiscountsSet");
 	shipping = bag(c, d, NULL, "total_shipping_price_set",
-	    "totalShippingPriceSet");
+		       "totalShippingPriceSet");
 	tax = required_bag(c, d, "total_tax", "total_tax_set", "totalTaxSet");
 	total = required_bag(c, d, "total_price", "total_price_set",
-	    "totalPriceSet");
+			     "totalPriceSet");
 	tip = bag(c, d, "total_tip_received", NULL, "totalTipReceivedSet");
 	duties = bag(c, d, NULL, "original_total_duties_set",
-	    "originalTotalDutiesSet");
+		     "originalTotalDutiesSet");
 	put_amt(c, &totals, &ptotals, "line_items", line_items);
 	put_amt(c, &totals, &ptotals, "subtotal", subtotal);
 	put_amt(c, &totals, &ptotals, "discounts", discounts);
@@ -1057,22 +1076,23 @@ order(struct conv *c, jv d)
 	put_amt(c, &totals, &ptotals, "tip", tip);
 	put_amt(c, &totals, &ptotals, "duties", duties);
 	put_amt(c, &totals, &ptotals, "total", total);
-	put_amt(c, &totals, &ptotals, "refunded", bag(c, d, NULL,
-	    "total_refunded_set", "totalRefundedSet"));
-	put_amt(c, &totals, &ptotals, "outstanding", bag(c, d,
-	    "total_outstanding", "total_outstanding_set",
-	    "totalOutstandingSet"));
-	put_amt(c, &current, &pcurrent, "subtotal", bag(c, d,
-	    "current_subtotal_price", "current_subtotal_price_set",
-	    "currentSubtotalPriceSet"));
-	put_amt(c, &current, &pcurrent, "discounts", bag(c, d,
-	    "current_total_discounts", "current_total_discounts_set",
-	    "currentTotalDiscountsSet"));
-	put_amt(c, &current, &pcurrent, "tax", bag(c, d, "current_total_tax",
-	    "current_total_tax_set", "currentTotalTaxSet"));
-	put_amt(c, &current, &pcurrent, "total", bag(c, d,
-	    "current_total_price", "current_total_price_set",
-	    "currentTotalPriceSet"));
+	put_amt(c, &totals, &ptotals, "refunded",
+		bag(c, d, NULL, "total_refunded_set", "totalRefundedSet"));
+	put_amt(c, &totals, &ptotals, "outstanding",
+		bag(c, d, "total_outstanding", "total_outstanding_set",
+		    "totalOutstandingSet"));
+	put_amt(c, &current, &pcurrent, "subtotal",
+		bag(c, d, "current_subtotal_price",
+		    "current_subtotal_price_set", "currentSubtotalPriceSet"));
+	put_amt(c, &current, &pcurrent, "discounts",
+		bag(c, d, "current_total_discounts",
+		    "current_total_discounts_set", "currentTotalDiscountsSet"));
+	put_amt(c, &current, &pcurrent, "tax",
+		bag(c, d, "current_total_tax", "current_total_tax_set",
+		    "currentTotalTaxSet"));
+	put_amt(c, &current, &pcurrent, "total",
+		bag(c, d, "current_total_price", "current_total_price_set",
+		    "currentTotalPriceSet"));
 	r = put(r, "totals", totals);
 	r = put(r, "current", current);
 	if (c->pcur != NULL) {
@@ -1093,22 +1113,24 @@ order(struct conv *c, jv d)
 	 * order's tax computed on the whole.
 	 */
 	check_sum(c, "line prices x quantities", s.line_total, line_items,
-	    "total_line_items_price", 0);
-	check_sum(c, "line prices less line discounts", s.line_total -
-	    s.line_discount, subtotal, "subtotal_price", 0);
-	check_sum(c, "line and shipping discounts", s.line_discount +
-	    s.shipping_discount, discounts, "total_discounts", 0);
+		  "total_line_items_price", 0);
+	check_sum(c, "line prices less line discounts",
+		  s.line_total - s.line_discount, subtotal, "subtotal_price",
+		  0);
+	check_sum(c, "line and shipping discounts",
+		  s.line_discount + s.shipping_discount, discounts,
+		  "total_discounts", 0);
 	check_sum(c, "shipping lines", s.shipping, shipping,
-	    "total_shipping_price_set", 0);
+		  "total_shipping_price_set", 0);
 	if (s.tax_lines > 0)
-		check_sum(c, "tax lines", s.tax, tax, "total_tax",
-		    s.tax_lines);
+		check_sum(c, "tax lines", s.tax, tax, "total_tax", s.tax_lines);
 	expect = subtotal.shop + s.shipping - s.shipping_discount +
-	    (excluded ? tax.shop : 0) + (tip.have ? tip.shop : 0) +
-	    (duties.have ? duties.shop : 0);
-	check_sum(c, excluded ? "subtotal, shipping, tax, tip and duties" :
-	    "subtotal, shipping, tip and duties", expect, total,
-	    "total_price", 0);
+		 (excluded ? tax.shop : 0) + (tip.have ? tip.shop : 0) +
+		 (duties.have ? duties.shop : 0);
+	check_sum(c,
+		  excluded ? "subtotal, shipping, tax, tip and duties"
+			   : "subtotal, shipping, tip and duties",
+		  expect, total, "total_price", 0);
 
 	list = items(c, d, "transactions", NULL);
 	jv_array_foreach(list, i, t)
@@ -1146,7 +1168,7 @@ moves_money(const char *kind, const char *status)
 	if (kind == NULL || status == NULL || strcmp(status, "success") != 0)
 		return 0;
 	return strcmp(kind, "sale") == 0 || strcmp(kind, "capture") == 0 ||
-	    strcmp(kind, "refund") == 0;
+	       strcmp(kind, "refund") == 0;
 }
 
 /*
@@ -1167,9 +1189,9 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 
 	memcpy(where, c->where, sizeof(where));
 	id = required_id(c, t, "id", NULL);
-	snprintf(c->where + strlen(c->where), sizeof(c->where) -
-	    strlen(c->where), "transaction '%s': ",
-	    jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
+	snprintf(c->where + strlen(c->where),
+		 sizeof(c->where) - strlen(c->where), "transaction '%s': ",
+		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
 	if (jv_get_kind(order_id) != JV_KIND_STRING)
 		order_id = id_field(c, t, "order_id", "order");
 	else
@@ -1179,7 +1201,7 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 		/* REST: the amount is in the currency it names. */
 		if ((c->exp = currency_exponent(tcur)) < 0)
 			fail(c, "bad_currency",
-			    "'%s' is not an ISO 4217 currency", tcur);
+			     "'%s' is not an ISO 4217 currency", tcur);
 		c->cur = tcur;
 		c->pcur = NULL;
 	} else if (c->cur == NULL) {
@@ -1187,8 +1209,9 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 	}
 	a = required_bag(c, t, "amount", NULL, "amountSet");
 	if (a.shop < 0)
-		fail(c, "bad_amount", "'amount' is negative; transaction "
-		    "amounts are positive and their kind gives the direction");
+		fail(c, "bad_amount",
+		     "'amount' is negative; transaction "
+		     "amounts are positive and their kind gives the direction");
 	type = code(c, t, "kind", NULL);
 	status = code(c, t, "status", NULL);
 	r = record(c, "payment", make_key(c, "payment", id));
@@ -1198,21 +1221,24 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 	r = put(r, "order_name", jv_copy(order_name));
 	r = put(r, "type", jv_copy(type));
 	r = put(r, "status", jv_copy(status));
-	r = put(r, "moves_money", jv_bool(moves_money(
-	    jv_get_kind(type) == JV_KIND_STRING ? jv_string_value(type) : NULL,
-	    jv_get_kind(status) == JV_KIND_STRING ? jv_string_value(status) :
-	    NULL)));
+	r = put(r, "moves_money",
+		jv_bool(moves_money(jv_get_kind(type) == JV_KIND_STRING
+					? jv_string_value(type)
+					: NULL,
+				    jv_get_kind(status) == JV_KIND_STRING
+					? jv_string_value(status)
+					: NULL)));
 	r = put(r, "gateway", text(c, t, "gateway", NULL));
-	r = put(r, "parent_id", id_field(c, t, "parent_id",
-	    "parentTransaction"));
-	r = put(r, "processed_at", timestamp(c, t, "processed_at",
-	    "processedAt"));
+	r = put(r, "parent_id",
+		id_field(c, t, "parent_id", "parentTransaction"));
+	r = put(r, "processed_at",
+		timestamp(c, t, "processed_at", "processedAt"));
 	r = put(r, "created_at", timestamp(c, t, "created_at", "createdAt"));
 	r = put(r, "test", boolean(c, t, "test", NULL));
 	r = put(r, "error_code", code(c, t, "error_code", "errorCode"));
 	r = put(r, "payment_id", text(c, t, "payment_id", "paymentId"));
-	r = put(r, "authorization", text(c, t, "authorization",
-	    "authorizationCode"));
+	r = put(r, "authorization",
+		text(c, t, "authorization", "authorizationCode"));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
 	put_amt(c, &r, &p, "amount", a);
 	if (c->pcur != NULL) {
@@ -1262,9 +1288,9 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 
 	memcpy(where, c->where, sizeof(where));
 	id = required_id(c, rf, "id", NULL);
-	snprintf(c->where + strlen(c->where), sizeof(c->where) -
-	    strlen(c->where), "refund '%s': ",
-	    jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
+	snprintf(c->where + strlen(c->where),
+		 sizeof(c->where) - strlen(c->where), "refund '%s': ",
+		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
 	if (jv_get_kind(order_id) != JV_KIND_STRING)
 		order_id = id_field(c, rf, "order_id", "order");
 	else
@@ -1277,8 +1303,8 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 	r = put(r, "order_key", make_key(c, "order", order_id));
 	r = put(r, "order_name", jv_copy(order_name));
 	r = put(r, "created_at", timestamp(c, rf, "created_at", "createdAt"));
-	r = put(r, "processed_at", timestamp(c, rf, "processed_at",
-	    "processedAt"));
+	r = put(r, "processed_at",
+		timestamp(c, rf, "processed_at", "processedAt"));
 	r = put(r, "note", text(c, rf, "note", NULL));
 	r = put(r, "restock", boolean(c, rf, "restock", NULL));
 	r = put(r, "taxes_included", jv_copy(taxes_included));
@@ -1287,32 +1313,37 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 	list = items(c, rf, "refund_line_items", "refundLineItems");
 	jv_array_foreach(list, i, rl)
 	{
-		jv x = jv_object(), pp = jv_object(), li = json_get(rl,
-		    "line_item");
+		jv x = jv_object(), pp = jv_object(),
+		   li = json_get(rl, "line_item");
 		char rwhere[sizeof(c->where)];
 
 		memcpy(rwhere, c->where, sizeof(rwhere));
-		snprintf(c->where + strlen(c->where), sizeof(c->where) -
-		    strlen(c->where), "refund line %d: ", i + 1);
+		snprintf(c->where + strlen(c->where),
+			 sizeof(c->where) - strlen(c->where),
+			 "refund line %d: ", i + 1);
 
 		if (!jv_is_valid(li)) {
 			jv_free(li);
 			li = json_get(rl, "lineItem");
 		}
 		x = put(x, "id", id_field(c, rl, "id", NULL));
-		x = put(x, "line_item_id", jv_get_kind(li) == JV_KIND_OBJECT ?
-		    id_field(c, li, "id", NULL) : jv_null());
+		x = put(x, "line_item_id",
+			jv_get_kind(li) == JV_KIND_OBJECT
+			    ? id_field(c, li, "id", NULL)
+			    : jv_null());
 		if (!json_has(x, "line_item_id"))
-			x = put(x, "line_item_id", id_field(c, rl,
-			    "line_item_id", NULL));
+			x = put(x, "line_item_id",
+				id_field(c, rl, "line_item_id", NULL));
 		x = put(x, "sku", text(c, li, "sku", NULL));
 		x = put(x, "quantity", count(c, rl, "quantity", NULL));
-		x = put(x, "restock_type", code(c, rl, "restock_type",
-		    "restockType"));
-		put_amt(c, &x, &pp, "subtotal", required_bag(c, rl, "subtotal",
-		    "subtotal_set", "subtotalSet"));
-		put_amt(c, &x, &pp, "tax", required_bag(c, rl, "total_tax",
-		    "total_tax_set", "totalTaxSet"));
+		x = put(x, "restock_type",
+			code(c, rl, "restock_type", "restockType"));
+		put_amt(c, &x, &pp, "subtotal",
+			required_bag(c, rl, "subtotal", "subtotal_set",
+				     "subtotalSet"));
+		put_amt(c, &x, &pp, "tax",
+			required_bag(c, rl, "total_tax", "total_tax_set",
+				     "totalTaxSet"));
 		if (c->pcur != NULL)
 			x = put(x, "presentment", pp);
 		else
@@ -1328,12 +1359,13 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 	{
 		jv x = jv_object(), pp = jv_object();
 
-		x = put(x, "shipping_line_id", id_field(c, sl,
-		    "shipping_line_id", "shippingLine"));
-		put_amt(c, &x, &pp, "amount", required_bag(c, sl, NULL,
-		    "subtotal_amount_set", "subtotalAmountSet"));
-		put_amt(c, &x, &pp, "tax", bag(c, sl, NULL, "tax_amount_set",
-		    "taxAmountSet"));
+		x = put(x, "shipping_line_id",
+			id_field(c, sl, "shipping_line_id", "shippingLine"));
+		put_amt(c, &x, &pp, "amount",
+			required_bag(c, sl, NULL, "subtotal_amount_set",
+				     "subtotalAmountSet"));
+		put_amt(c, &x, &pp, "tax",
+			bag(c, sl, NULL, "tax_amount_set", "taxAmountSet"));
 		if (c->pcur != NULL)
 			x = put(x, "presentment", pp);
 		else
@@ -1350,10 +1382,12 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 		x = put(x, "id", id_field(c, oa, "id", NULL));
 		x = put(x, "kind", code(c, oa, "kind", "reason"));
 		x = put(x, "reason", text(c, oa, "reason", NULL));
-		put_amt(c, &x, &pp, "amount", required_bag(c, oa, "amount",
-		    "amount_set", "amountSet"));
-		put_amt(c, &x, &pp, "tax", bag(c, oa, "tax_amount",
-		    "tax_amount_set", "taxAmountSet"));
+		put_amt(
+		    c, &x, &pp, "amount",
+		    required_bag(c, oa, "amount", "amount_set", "amountSet"));
+		put_amt(
+		    c, &x, &pp, "tax",
+		    bag(c, oa, "tax_amount", "tax_amount_set", "taxAmountSet"));
 		if (c->pcur != NULL)
 			x = put(x, "presentment", pp);
 		else
@@ -1379,8 +1413,8 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 			int64_t v;
 			const char *why, *s = json_str(p, "amount");
 
-			if (s && money_parse(s, strlen(s), c->exp, &v,
-			    &why) == 0)
+			if (s &&
+			    money_parse(s, strlen(s), c->exp, &v, &why) == 0)
 				add(c, &moved, v);
 		}
 		jv_free(pk);
@@ -1394,8 +1428,9 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 	{
 		jv pp = jv_object();
 
-		put_amt(c, &r, &pp, "total_refunded", bag(c, rf, NULL,
-		    "total_refunded_set", "totalRefundedSet"));
+		put_amt(
+		    c, &r, &pp, "total_refunded",
+		    bag(c, rf, NULL, "total_refunded_set", "totalRefundedSet"));
 		if (c->pcur != NULL)
 			r = put(r, "presentment", pp);
 		else
@@ -1411,7 +1446,7 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 /* A MoneyV2 (GraphQL) or a plain amount with the record's currency. */
 static int64_t
 plain_money(struct conv *c, jv obj, const char *rest, const char *gql,
-    int required)
+	    int required)
 {
 	jv v = field(obj, rest, gql);
 	int64_t out = 0;
@@ -1419,7 +1454,7 @@ plain_money(struct conv *c, jv obj, const char *rest, const char *gql,
 	if (!jv_is_valid(v)) {
 		if (required)
 			fail(c, "missing_field", "'%s' is missing",
-			    name_of(rest, gql));
+			     name_of(rest, gql));
 	} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
 		money_v2(c, v, c->cur, c->exp, name_of(rest, gql), &out);
 	} else {
@@ -1444,7 +1479,8 @@ money_currency(struct conv *c, jv d, const char *gql_money)
 		return;
 	}
 	if ((c->exp = currency_exponent(cur)) < 0) {
-		fail(c, "bad_currency", "'%s' is not an ISO 4217 currency", cur);
+		fail(c, "bad_currency", "'%s' is not an ISO 4217 currency",
+		     cur);
 		return;
 	}
 	c->cur = cur;
@@ -1452,22 +1488,21 @@ money_currency(struct conv *c, jv d, const char *gql_money)
 }
 
 static const char *const summary_fields[][3] = {
-	/* canonical, REST, GraphQL */
-	{"charges_gross", "charges_gross_amount", "chargesGross"},
-	{"charges_fee", "charges_fee_amount", "chargesFee"},
-	{"refunds_gross", "refunds_gross_amount", "refundsFeeGross"},
-	{"refunds_fee", "refunds_fee_amount", "refundsFee"},
-	{"adjustments_gross", "adjustments_gross_amount", "adjustmentsGross"},
-	{"adjustments_fee", "adjustments_fee_amount", "adjustmentsFee"},
-	{"reserved_funds_gross", "reserved_funds_gross_amount",
-	    "reservedFundsGross"},
-	{"reserved_funds_fee", "reserved_funds_fee_amount", "reservedFundsFee"},
-	{"retried_payouts_gross", "retried_payouts_gross_amount",
-	    "retriedPayoutsGross"},
-	{"retried_payouts_fee", "retried_payouts_fee_amount",
-	    "retriedPayoutsFee"},
-	{"advance_gross", "advance_gross_amount", "advanceGross"},
-	{"advance_fee", "advance_fee_amount", "advanceFees"},
+    /* canonical, REST, GraphQL */
+    {"charges_gross", "charges_gross_amount", "chargesGross"},
+    {"charges_fee", "charges_fee_amount", "chargesFee"},
+    {"refunds_gross", "refunds_gross_amount", "refundsFeeGross"},
+    {"refunds_fee", "refunds_fee_amount", "refundsFee"},
+    {"adjustments_gross", "adjustments_gross_amount", "adjustmentsGross"},
+    {"adjustments_fee", "adjustments_fee_amount", "adjustmentsFee"},
+    {"reserved_funds_gross", "reserved_funds_gross_amount",
+     "reservedFundsGross"},
+    {"reserved_funds_fee", "reserved_funds_fee_amount", "reservedFundsFee"},
+    {"retried_payouts_gross", "retried_payouts_gross_amount",
+     "retriedPayoutsGross"},
+    {"retried_payouts_fee", "retried_payouts_fee_amount", "retriedPayoutsFee"},
+    {"advance_gross", "advance_gross_amount", "advanceGross"},
+    {"advance_fee", "advance_fee_amount", "advanceFees"},
 };
 
 static void
@@ -1478,16 +1513,16 @@ payout(struct conv *c, jv d)
 	size_t i;
 
 	id = required_id(c, d, "id", "legacyResourceId");
-	context(c, "payout", jv_get_kind(id) == JV_KIND_STRING ?
-	    jv_string_value(id) : NULL);
+	context(c, "payout",
+		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
 	money_currency(c, d, "net");
 	amount = plain_money(c, d, "amount", "net", 1);
 	r = record(c, "payout", make_key(c, "payout", id));
 	r = put(r, "id", id);
 	r = json_set_str(r, "gateway", "shopify_payments");
 	r = put(r, "status", code(c, d, "status", NULL));
-	r = put(r, "transaction_type", code(c, d, "transaction_type",
-	    "transactionType"));
+	r = put(r, "transaction_type",
+		code(c, d, "transaction_type", "transactionType"));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
 	r = put(r, "amount", money_jv(amount, c->exp));
 	issued = field(d, "issued_at", "issuedAt");
@@ -1499,10 +1534,10 @@ payout(struct conv *c, jv d)
 			fail(c, "bad_time", "'date' %s", why);
 		r = put(r, "date", jv_copy(date));
 	} else if (jv_get_kind(issued) == JV_KIND_STRING &&
-	    strlen(jv_string_value(issued)) >= 10) {
+		   strlen(jv_string_value(issued)) >= 10) {
 		/* The payout's date as Shopify wrote it, in its own offset. */
-		r = put(r, "date", jv_string_sized(jv_string_value(issued),
-		    10));
+		r = put(r, "date",
+			jv_string_sized(jv_string_value(issued), 10));
 	} else {
 		fail(c, "missing_field", "'date' is missing");
 	}
@@ -1511,8 +1546,9 @@ payout(struct conv *c, jv d)
 	r = put(r, "issued_at", timestamp(c, d, "issued_at", "issuedAt"));
 	sum = field(d, "summary", NULL);
 	if (jv_get_kind(sum) == JV_KIND_OBJECT) {
-		for (i = 0; i < sizeof(summary_fields) /
-		    sizeof(summary_fields[0]); i++) {
+		for (i = 0;
+		     i < sizeof(summary_fields) / sizeof(summary_fields[0]);
+		     i++) {
 			const char *const *f = summary_fields[i];
 			int64_t v;
 
@@ -1528,8 +1564,10 @@ payout(struct conv *c, jv d)
 
 			money_format(gross - fee, c->exp, x);
 			money_format(amount, c->exp, y);
-			fail(c, "inconsistent_totals", "summary gross less fees "
-			    "is %s but the payout amount is %s", x, y);
+			fail(c, "inconsistent_totals",
+			     "summary gross less fees "
+			     "is %s but the payout amount is %s",
+			     x, y);
 		}
 		r = put(r, "summary", summary);
 	} else {
@@ -1567,8 +1605,8 @@ balance_transaction(struct conv *c, jv d)
 	char sid[160];
 
 	id = required_id(c, d, "id", NULL);
-	context(c, "balance transaction", jv_get_kind(id) == JV_KIND_STRING ?
-	    jv_string_value(id) : NULL);
+	context(c, "balance transaction",
+		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
 	money_currency(c, d, "amount");
 	amount = plain_money(c, d, "amount", NULL, 1);
 	fee = plain_money(c, d, "fee", NULL, 1);
@@ -1578,13 +1616,17 @@ balance_transaction(struct conv *c, jv d)
 
 		money_format(amount - fee, c->exp, x);
 		money_format(net, c->exp, y);
-		fail(c, "inconsistent_totals", "amount less fee is %s but "
-		    "'net' is %s", x, y);
+		fail(c, "inconsistent_totals",
+		     "amount less fee is %s but "
+		     "'net' is %s",
+		     x, y);
 	}
 	snprintf(sid, sizeof(sid), "shopify_payments:%s",
-	    jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "");
-	r = record(c, "settlement", make_key(c, "settlement",
-	    jv_get_kind(id) == JV_KIND_STRING ? jv_string(sid) : jv_null()));
+		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "");
+	r = record(c, "settlement",
+		   make_key(c, "settlement",
+			    jv_get_kind(id) == JV_KIND_STRING ? jv_string(sid)
+							      : jv_null()));
 	r = put(r, "id", id);
 	r = json_set_str(r, "gateway", "shopify_payments");
 	type = code(c, d, "type", NULL);
@@ -1625,16 +1667,16 @@ balance_transaction(struct conv *c, jv d)
 	r = put(r, "order_key", make_key(c, "order", order_id));
 	jv_free(order_id);
 	tx_id = id_field(c, d, "source_order_transaction_id",
-	    "sourceOrderTransactionId");
+			 "sourceOrderTransactionId");
 	r = put(r, "payment_id", jv_copy(tx_id));
 	r = put(r, "payment_key", make_key(c, "payment", tx_id));
 	jv_free(tx_id);
 	r = put(r, "source_id", id_field(c, d, "source_id", "sourceId"));
 	r = put(r, "source_type", source_type(c, d));
-	r = put(r, "adjustment_reason", code(c, d, "adjustment_reason",
-	    "adjustmentReason"));
-	r = put(r, "processed_at", timestamp(c, d, "processed_at",
-	    "transactionDate"));
+	r = put(r, "adjustment_reason",
+		code(c, d, "adjustment_reason", "adjustmentReason"));
+	r = put(r, "processed_at",
+		timestamp(c, d, "processed_at", "transactionDate"));
 	emit(c, r);
 }
 
@@ -1644,8 +1686,8 @@ dispute(struct conv *c, jv d)
 	jv r, id, order_id, reasons = field(d, NULL, "reasonDetails");
 
 	id = required_id(c, d, "id", NULL);
-	context(c, "dispute", jv_get_kind(id) == JV_KIND_STRING ?
-	    jv_string_value(id) : NULL);
+	context(c, "dispute",
+		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
 	money_currency(c, d, "amount");
 	order_id = id_field(c, d, "order_id", "order");
 	r = record(c, "dispute", make_key(c, "dispute", id));
@@ -1655,26 +1697,26 @@ dispute(struct conv *c, jv d)
 	r = put(r, "order_key", make_key(c, "order", order_id));
 	r = put(r, "type", code(c, d, "type", NULL));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "amount", money_jv(plain_money(c, d, "amount", NULL, 1),
-	    c->exp));
+	r = put(r, "amount",
+		money_jv(plain_money(c, d, "amount", NULL, 1), c->exp));
 	if (jv_get_kind(reasons) == JV_KIND_OBJECT) {
 		r = put(r, "reason", code(c, reasons, "reason", NULL));
-		r = put(r, "network_reason_code", text(c, reasons,
-		    "networkReasonCode", NULL));
+		r = put(r, "network_reason_code",
+			text(c, reasons, "networkReasonCode", NULL));
 	} else {
 		r = put(r, "reason", code(c, d, "reason", NULL));
-		r = put(r, "network_reason_code", text(c, d,
-		    "network_reason_code", NULL));
+		r = put(r, "network_reason_code",
+			text(c, d, "network_reason_code", NULL));
 	}
 	r = put(r, "status", code(c, d, "status", NULL));
-	r = put(r, "initiated_at", timestamp(c, d, "initiated_at",
-	    "initiatedAt"));
-	r = put(r, "evidence_due_by", timestamp(c, d, "evidence_due_by",
-	    "evidenceDueBy"));
-	r = put(r, "evidence_sent_on", timestamp(c, d, "evidence_sent_on",
-	    "evidenceSentOn"));
-	r = put(r, "finalized_on", timestamp(c, d, "finalized_on",
-	    "finalizedOn"));
+	r = put(r, "initiated_at",
+		timestamp(c, d, "initiated_at", "initiatedAt"));
+	r = put(r, "evidence_due_by",
+		timestamp(c, d, "evidence_due_by", "evidenceDueBy"));
+	r = put(r, "evidence_sent_on",
+		timestamp(c, d, "evidence_sent_on", "evidenceSentOn"));
+	r = put(r, "finalized_on",
+		timestamp(c, d, "finalized_on", "finalizedOn"));
 	jv_free(order_id);
 	jv_free(reasons);
 	emit(c, r);
@@ -1700,18 +1742,21 @@ variant(struct conv *c, jv v, jv product)
 	r = put(r, "title", text(c, product, "title", NULL));
 	r = put(r, "variant_title", text(c, v, "title", NULL));
 	r = put(r, "vendor", text(c, product, "vendor", NULL));
-	r = put(r, "product_type", text(c, product, "product_type",
-	    "productType"));
+	r = put(r, "product_type",
+		text(c, product, "product_type", "productType"));
 	r = put(r, "status", code(c, product, "status", NULL));
 	r = put(r, "sku", text(c, v, "sku", NULL));
 	r = put(r, "barcode", text(c, v, "barcode", NULL));
 	r = put(r, "taxable", boolean(c, v, "taxable", NULL));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "price", money_jv(plain_money(c, v, "price", NULL, 1),
-	    c->exp));
-	r = put(r, "compare_at_price", json_has(v, "compare_at_price") ||
-	    json_has(v, "compareAtPrice") ? money_jv(plain_money(c, v,
-	    "compare_at_price", "compareAtPrice", 0), c->exp) : jv_null());
+	r = put(r, "price",
+		money_jv(plain_money(c, v, "price", NULL, 1), c->exp));
+	r = put(r, "compare_at_price",
+		json_has(v, "compare_at_price") || json_has(v, "compareAtPrice")
+		    ? money_jv(plain_money(c, v, "compare_at_price",
+					   "compareAtPrice", 0),
+			       c->exp)
+		    : jv_null());
 	inv = id_field(c, v, "inventory_item_id", "inventoryItem");
 	r = put(r, "inventory_item_id", inv);
 	r = put(r, "updated_at", timestamp(c, v, "updated_at", "updatedAt"));
@@ -1724,7 +1769,7 @@ product(struct conv *c, jv d, int is_variant)
 	jv list, id = id_field(c, d, "id", NULL);
 
 	context(c, is_variant ? "variant" : "product",
-	    jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
+		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
 	jv_free(id);
 	currencies(c, d, "currency", NULL, NULL, NULL);
 	if (is_variant) {
@@ -1747,8 +1792,8 @@ customer(struct conv *c, jv d)
 {
 	jv r, id = required_id(c, d, "id", NULL);
 
-	context(c, "customer", jv_get_kind(id) == JV_KIND_STRING ?
-	    jv_string_value(id) : NULL);
+	context(c, "customer",
+		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
 	r = record(c, "customer", make_key(c, "customer", id));
 	r = put(r, "id", id);
 	r = person(c, d, r);
@@ -1756,8 +1801,8 @@ customer(struct conv *c, jv d)
 	r = put(r, "currency", text(c, d, "currency", NULL));
 	r = put(r, "created_at", timestamp(c, d, "created_at", "createdAt"));
 	r = put(r, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
-	r = put(r, "default_address", address(c, d, "default_address",
-	    "defaultAddress"));
+	r = put(r, "default_address",
+		address(c, d, "default_address", "defaultAddress"));
 	emit(c, r);
 }
 
@@ -1771,10 +1816,12 @@ inventory(struct conv *c, jv d)
 	loc = id_field(c, d, "location_id", "location");
 	if (jv_get_kind(item) != JV_KIND_STRING ||
 	    jv_get_kind(loc) != JV_KIND_STRING)
-		fail(c, "missing_field", "'inventory_item_id' or "
-		    "'location_id' is missing");
-	snprintf(key, sizeof(key), "%s@%s", jv_get_kind(item) ==
-	    JV_KIND_STRING ? jv_string_value(item) : "",
+		fail(c, "missing_field",
+		     "'inventory_item_id' or "
+		     "'location_id' is missing");
+	snprintf(
+	    key, sizeof(key), "%s@%s",
+	    jv_get_kind(item) == JV_KIND_STRING ? jv_string_value(item) : "",
 	    jv_get_kind(loc) == JV_KIND_STRING ? jv_string_value(loc) : "");
 	context(c, "inventory level", key);
 	if (json_has(d, "available")) {
@@ -1808,8 +1855,8 @@ rest_transaction(struct conv *c, jv d)
 {
 	jv id = id_field(c, d, "id", NULL);
 
-	context(c, "transaction", jv_get_kind(id) == JV_KIND_STRING ?
-	    jv_string_value(id) : NULL);
+	context(c, "transaction",
+		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
 	jv_free(id);
 	c->where[0] = '\0';
 	emit(c, payment(c, d, jv_null(), jv_null()));
@@ -1820,7 +1867,8 @@ rest_refund(struct conv *c, jv d)
 {
 	jv p = jv_array(), r;
 
-	/* A refund alone does not say whether the order's taxes were included. */
+	/* A refund alone does not say whether the order's taxes were included.
+	 */
 	c->cur = NULL;
 	r = refund(c, d, jv_null(), jv_null(), jv_null());
 	jv_free(p);
@@ -1833,27 +1881,27 @@ rest_refund(struct conv *c, jv d)
 enum shape { GRAPHQL, REST };
 
 static const struct handler {
-	const char *kind;	/* envelope kind */
-	enum shape shape;	/* how its data is shaped */
-	int what;		/* which mapping */
+	const char *kind; /* envelope kind */
+	enum shape shape; /* how its data is shaped */
+	int what;	  /* which mapping */
 } handlers[] = {
-	{"shopify.order", GRAPHQL, 'o'},
-	{"shopify.payout", GRAPHQL, 'p'},
-	{"shopify.balance_transaction", GRAPHQL, 'b'},
-	{"shopify.dispute", GRAPHQL, 'd'},
-	{"shopify.product", GRAPHQL, 'P'},
-	{"shopify.customer", GRAPHQL, 'c'},
-	{"shopify.inventory_level", GRAPHQL, 'i'},
-	{"shopify.rest.order", REST, 'o'},
-	{"shopify.rest.transaction", REST, 't'},
-	{"shopify.rest.refund", REST, 'r'},
-	{"shopify.rest.payout", REST, 'p'},
-	{"shopify.rest.balance_transaction", REST, 'b'},
-	{"shopify.rest.dispute", REST, 'd'},
-	{"shopify.rest.product", REST, 'P'},
-	{"shopify.rest.variant", REST, 'v'},
-	{"shopify.rest.customer", REST, 'c'},
-	{"shopify.rest.inventory_level", REST, 'i'},
+    {"shopify.order", GRAPHQL, 'o'},
+    {"shopify.payout", GRAPHQL, 'p'},
+    {"shopify.balance_transaction", GRAPHQL, 'b'},
+    {"shopify.dispute", GRAPHQL, 'd'},
+    {"shopify.product", GRAPHQL, 'P'},
+    {"shopify.customer", GRAPHQL, 'c'},
+    {"shopify.inventory_level", GRAPHQL, 'i'},
+    {"shopify.rest.order", REST, 'o'},
+    {"shopify.rest.transaction", REST, 't'},
+    {"shopify.rest.refund", REST, 'r'},
+    {"shopify.rest.payout", REST, 'p'},
+    {"shopify.rest.balance_transaction", REST, 'b'},
+    {"shopify.rest.dispute", REST, 'd'},
+    {"shopify.rest.product", REST, 'P'},
+    {"shopify.rest.variant", REST, 'v'},
+    {"shopify.rest.customer", REST, 'c'},
+    {"shopify.rest.inventory_level", REST, 'i'},
 };
 
 static const struct handler *
@@ -1873,7 +1921,7 @@ find_handler(const char *kind)
  */
 static jv
 convert(struct conv *c, const struct handler *h, jv env, const char *line,
-    size_t len, const char *file, unsigned long lineno)
+	size_t len, const char *file, unsigned long lineno)
 {
 	char hex[SHA256_HEX_LEN];
 	jv data = json_get(env, "data"), gid, src;
@@ -1882,11 +1930,11 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 	src = jv_object();
 	src = json_set_str(src, "sha256", hex);
 	src = json_set_str(src, "kind", h->kind);
-	src = json_set_str(src, "shape", h->shape == REST ? "rest" :
-	    "graphql");
+	src = json_set_str(src, "shape", h->shape == REST ? "rest" : "graphql");
 	/* An envelope that names its file and row keeps them (CSV sources). */
-	src = put(src, "file", json_has(env, "file") ? json_get(env, "file") :
-	    jv_string(file));
+	src = put(src, "file",
+		  json_has(env, "file") ? json_get(env, "file")
+					: jv_string(file));
 	src = put(src, "line", jv_number((double)lineno));
 	gid = json_get(data, "id");
 	if (jv_get_kind(gid) == JV_KIND_STRING &&
@@ -1958,8 +2006,9 @@ apply_jq(jv rec, jv *out, char *err, size_t errlen)
 		if (jv_get_kind(res) != JV_KIND_OBJECT ||
 		    json_str(res, "kind") == NULL) {
 			jv_free(res);
-			snprintf(err, errlen, "the jq program made something "
-			    "that is not a record with a 'kind'");
+			snprintf(err, errlen,
+				 "the jq program made something "
+				 "that is not a record with a 'kind'");
 			/* Drain so the state is ready for the next input. */
 			while (jv_is_valid(res = jq_next(jq)))
 				jv_free(res);
@@ -2000,7 +2049,7 @@ write_records(struct stage *st, jv recs)
 
 static void
 process(struct stage *st, const char *line, size_t len, const char *file,
-    unsigned long lineno, int *io_error)
+	unsigned long lineno, int *io_error)
 {
 	jv env = jv_parse_sized(line, (int)len), recs;
 	const struct handler *h;
@@ -2014,8 +2063,9 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 
 		/* jq appends the whole line; the reject keeps it anyway. */
 		snprintf(detail, sizeof(detail), "not JSON: %.200s",
-		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
-		    "?");
+			 jv_get_kind(msg) == JV_KIND_STRING
+			     ? jv_string_value(msg)
+			     : "?");
 		if (strstr(detail, " (while parsing") != NULL)
 			*strstr(detail, " (while parsing") = '\0';
 		jv_free(msg);
@@ -2027,7 +2077,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	    (kind = json_str(env, "kind")) == NULL) {
 		counters_add(&st->in_kind, "(no kind)");
 		stage_reject(st, file, lineno, line, len, "not_record",
-		    "not a record: expected an object with a 'kind'");
+			     "not a record: expected an object with a 'kind'");
 		jv_free(env);
 		return;
 	}
@@ -2046,7 +2096,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	if ((shop = json_str(env, "shop")) == NULL || *shop == '\0' ||
 	    strchr(shop, '/') != NULL) {
 		stage_reject(st, file, lineno, line, len, "missing_field",
-		    "'shop' is missing or not a shop handle");
+			     "'shop' is missing or not a shop handle");
 		jv_free(env);
 		return;
 	}
@@ -2074,7 +2124,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		if (!ok) {
 			jv_free(mapped);
 			stage_reject(st, file, lineno, line, len, "jq_error",
-			    err);
+				     err);
 			jv_free(env);
 			return;
 		}
@@ -2144,7 +2194,8 @@ slurp(const char *path)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: normalize [--pii keep|hash|drop] [--pii-key-file FILE] "
 	    "[--currency CODE]\n"
 	    "                 [--jq FILE] [--rejects FILE] [--stats FILE] "
@@ -2161,15 +2212,15 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{"pii", required_argument, NULL, 'p'},
-		{"pii-key-file", required_argument, NULL, 'k'},
-		{"currency", required_argument, NULL, 'c'},
-		{"jq", required_argument, NULL, 'j'},
-		{"rejects", required_argument, NULL, 'r'},
-		{"stats", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"pii", required_argument, NULL, 'p'},
+	    {"pii-key-file", required_argument, NULL, 'k'},
+	    {"currency", required_argument, NULL, 'c'},
+	    {"jq", required_argument, NULL, 'j'},
+	    {"rejects", required_argument, NULL, 'r'},
+	    {"stats", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *rejects = NULL, *stats = NULL, *jqfile = NULL;
 	const char *keyfile = NULL, *line;
@@ -2190,7 +2241,8 @@ main(int argc, char *argv[])
 				pii = PII_DROP;
 			else {
 				msg_warn("--pii: '%s' is not keep, hash or "
-				    "drop", optarg);
+					 "drop",
+					 optarg);
 				usage(stderr);
 				return EX_USAGE;
 			}
@@ -2201,7 +2253,8 @@ main(int argc, char *argv[])
 		case 'c':
 			if (currency_exponent(optarg) < 0) {
 				msg_warn("--currency: '%s' is not an ISO 4217 "
-				    "code", optarg);
+					 "code",
+					 optarg);
 				return EX_USAGE;
 			}
 			default_currency = optarg;
@@ -2233,15 +2286,15 @@ main(int argc, char *argv[])
 		const char *why;
 
 		if (secret_load("TILLROLL_PII_KEY", keyfile, &pii_key,
-		    &pii_keylen, &rc, &why) < 0)
+				&pii_keylen, &rc, &why) < 0)
 			return msg_fail(rc, "--pii hash: %s", why);
 	}
 	if (jqfile != NULL) {
 		char *prog = slurp(jqfile);
 
 		if (prog == NULL)
-			return msg_fail(EX_NOINPUT, "cannot read '%s':",
-			    jqfile);
+			return msg_fail(EX_NOINPUT,
+					"cannot read '%s':", jqfile);
 		if ((jq = jq_init()) == NULL) {
 			free(prog);
 			return msg_fail(EX_SOFTWARE, "cannot start jq");
@@ -2251,7 +2304,7 @@ main(int argc, char *argv[])
 			free(prog);
 			jq_teardown(&jq);
 			return msg_fail(EX_CONFIG, "'%s' does not compile",
-			    jqfile);
+					jqfile);
 		}
 		free(prog);
 	}

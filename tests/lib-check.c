@@ -66,19 +66,19 @@ main(int argc, char *argv[])
 	msg_init("lib-check");
 	if (strcmp(cmd, "money-parse") == 0 && argc == 4) {
 		if (money_parse(argv[3], strlen(argv[3]), exponent_of(argv[2]),
-		    &v, &why) < 0) {
+				&v, &why) < 0) {
 			printf("error: %s\n", why);
 			return 1;
 		}
 		printf("%" PRId64 "\n", v);
 	} else if (strcmp(cmd, "money-format") == 0 && argc == 4) {
 		money_format(strtoll(argv[3], NULL, 10), exponent_of(argv[2]),
-		    buf);
+			     buf);
 		printf("%s\n", buf);
 	} else if (strcmp(cmd, "money-sum") == 0 && argc >= 3) {
 		for (i = 3; i < argc; i++) {
 			if (money_parse(argv[i], strlen(argv[i]),
-			    exponent_of(argv[2]), &v, &why) < 0 ||
+					exponent_of(argv[2]), &v, &why) < 0 ||
 			    money_add(sum, v, &sum) < 0) {
 				printf("error: '%s' %s\n", argv[i], why);
 				return 1;
@@ -141,8 +141,9 @@ main(int argc, char *argv[])
 		ndjson_reader_release(&r);
 		return status;
 	} else {
-		fprintf(stderr, "usage: lib-check money-parse|money-format|"
-		    "money-sum|utc|date|id|sha256|hmac|lines ...\n");
+		fprintf(stderr,
+			"usage: lib-check money-parse|money-format|"
+			"money-sum|utc|date|id|sha256|hmac|lines ...\n");
 		return EX_USAGE;
 	}
 	return 0;

@@ -86,7 +86,8 @@ json_id(jv v, char *buf, size_t n, const char **why)
 		return all_digits(buf) ? 0 : -1;
 	}
 	if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		/* 2^53: the first integer a double cannot tell from its neighbour. */
+		/* 2^53: the first integer a double cannot tell from its
+		 * neighbour. */
 		if (jv_number_value(v) >= 9007199254740992.0) {
 			*why = "is a JSON number above 2^53 whose digits were "
 			       "not kept exactly";

@@ -8,12 +8,11 @@ static const struct {
 	char code[4];
 	int exponent;
 } exceptions[] = {
-	{"BHD", 3}, {"BIF", 0}, {"CLF", 4}, {"CLP", 0}, {"DJF", 0},
-	{"GNF", 0}, {"IQD", 3}, {"ISK", 0}, {"JOD", 3}, {"JPY", 0},
-	{"KMF", 0}, {"KRW", 0}, {"KWD", 3}, {"LYD", 3}, {"OMR", 3},
-	{"PYG", 0}, {"RWF", 0}, {"TND", 3}, {"UGX", 0}, {"UYI", 0},
-	{"UYW", 4}, {"VND", 0}, {"VUV", 0}, {"XAF", 0}, {"XOF", 0},
-	{"XPF", 0},
+    {"BHD", 3}, {"BIF", 0}, {"CLF", 4}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0},
+    {"IQD", 3}, {"ISK", 0}, {"JOD", 3}, {"JPY", 0}, {"KMF", 0}, {"KRW", 0},
+    {"KWD", 3}, {"LYD", 3}, {"OMR", 3}, {"PYG", 0}, {"RWF", 0}, {"TND", 3},
+    {"UGX", 0}, {"UYI", 0}, {"UYW", 4}, {"VND", 0}, {"VUV", 0}, {"XAF", 0},
+    {"XOF", 0}, {"XPF", 0},
 };
 
 int
@@ -34,7 +33,7 @@ currency_exponent(const char *code)
 
 int
 money_parse(const char *s, size_t n, int exponent, int64_t *minor,
-    const char **why)
+	    const char **why)
 {
 	const char *end = s + n;
 	const char *p = s;
@@ -68,7 +67,8 @@ money_parse(const char *s, size_t n, int exponent, int64_t *minor,
 			} else {
 				if (magnitude > (UINT64_MAX - 9) / 10)
 					goto range;
-				magnitude = magnitude * 10 + (uint64_t)(*p - '0');
+				magnitude =
+				    magnitude * 10 + (uint64_t)(*p - '0');
 			}
 			fracdigits++;
 		}

@@ -34,7 +34,7 @@ int currency_exponent(const char *code);
  * "'<field>' ..." in a message, e.g. "is not a decimal amount".
  */
 int money_parse(const char *s, size_t n, int exponent, int64_t *minor,
-    const char **why);
+		const char **why);
 
 /*
  * Write minor in the currency's exponent into buf (at least MONEY_TEXT_MAX

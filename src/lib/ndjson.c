@@ -51,7 +51,7 @@ open_next(struct ndjson_reader *r)
 		if ((fd = dup(STDIN_FILENO)) < 0 ||
 		    (r->gz = gzdopen(fd, "rb")) == NULL) {
 			snprintf(r->err, sizeof(r->err), "cannot read '%s': %s",
-			    r->name, strerror(errno));
+				 r->name, strerror(errno));
 			r->status = EX_IOERR;
 			return -1;
 		}
@@ -59,7 +59,8 @@ open_next(struct ndjson_reader *r)
 		r->name = path;
 		if ((r->gz = gzopen(path, "rb")) == NULL) {
 			snprintf(r->err, sizeof(r->err), "cannot open '%s': %s",
-			    path, errno ? strerror(errno) : "out of memory");
+				 path,
+				 errno ? strerror(errno) : "out of memory");
 			r->status = EX_NOINPUT;
 			return -1;
 		}
@@ -82,8 +83,9 @@ close_current(struct ndjson_reader *r)
 		char what[400];
 
 		snprintf(what, sizeof(what), "'%s': %s", r->name,
-		    errnum == Z_BUF_ERROR ? "truncated gzip input" :
-		    errnum == Z_ERRNO ? strerror(errno) : zmsg);
+			 errnum == Z_BUF_ERROR ? "truncated gzip input"
+			 : errnum == Z_ERRNO   ? strerror(errno)
+					       : zmsg);
 		gzclose(r->gz);
 		r->gz = NULL;
 		return fail(r, EX_IOERR, what);
@@ -94,7 +96,7 @@ close_current(struct ndjson_reader *r)
 		char what[400];
 
 		snprintf(what, sizeof(what), "'%s': truncated gzip input",
-		    r->name);
+			 r->name);
 		return fail(r, EX_IOERR, what);
 	}
 	if (rc != Z_OK) {
@@ -121,7 +123,7 @@ refill(struct ndjson_reader *r)
 		char what[400];
 
 		snprintf(what, sizeof(what), "cannot read '%s': %s", r->name,
-		    errnum == Z_ERRNO ? strerror(errno) : zmsg);
+			 errnum == Z_ERRNO ? strerror(errno) : zmsg);
 		gzclose(r->gz);
 		r->gz = NULL;
 		return fail(r, EX_IOERR, what);

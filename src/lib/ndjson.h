@@ -19,28 +19,27 @@
 #include <zlib.h>
 
 struct ndjson_reader {
-	char *const *paths;	/* operands (borrowed); none means stdin */
-	int npaths;		/* how many operands */
-	int next;		/* index of the next operand to open */
-	gzFile gz;		/* the open input, or NULL between inputs */
-	const char *name;	/* current input for messages: path or <stdin> */
-	unsigned long lineno;	/* line number of the last line returned */
-	char *chunk;		/* decompressed bytes not yet split */
-	size_t chunk_len;	/* bytes in chunk */
-	size_t chunk_pos;	/* first unsplit byte in chunk */
-	int eof;		/* current input has no more bytes */
-	char *line;		/* the line handed out, NUL-terminated */
-	size_t line_cap;	/* allocated size of line */
-	int status;		/* sysexits status of the last error */
-	char err[512];		/* text of the last error, without prefix */
+	char *const *paths;   /* operands (borrowed); none means stdin */
+	int npaths;	      /* how many operands */
+	int next;	      /* index of the next operand to open */
+	gzFile gz;	      /* the open input, or NULL between inputs */
+	const char *name;     /* current input for messages: path or <stdin> */
+	unsigned long lineno; /* line number of the last line returned */
+	char *chunk;	      /* decompressed bytes not yet split */
+	size_t chunk_len;     /* bytes in chunk */
+	size_t chunk_pos;     /* first unsplit byte in chunk */
+	int eof;	      /* current input has no more bytes */
+	char *line;	      /* the line handed out, NUL-terminated */
+	size_t line_cap;      /* allocated size of line */
+	int status;	      /* sysexits status of the last error */
+	char err[512];	      /* text of the last error, without prefix */
 };
 
 /*
  * Prepare r to read the npaths files in paths (borrowed, "-" is stdin), or
  * stdin when npaths is 0.  Nothing is opened yet.  Returns 0.
  */
-int ndjson_reader_init(struct ndjson_reader *r, int npaths,
-    char *const *paths);
+int ndjson_reader_init(struct ndjson_reader *r, int npaths, char *const *paths);
 
 /*
  * Hand out the next non-blank line in *line (NUL-terminated, without its
@@ -50,8 +49,7 @@ int ndjson_reader_init(struct ndjson_reader *r, int npaths,
  * After an error the reader moves on to the next operand, so the caller may
  * note the status and call again, as sbase's tools go on past a bad file.
  */
-int ndjson_reader_next(struct ndjson_reader *r, const char **line,
-    size_t *len);
+int ndjson_reader_next(struct ndjson_reader *r, const char **line, size_t *len);
 
 /* Close any open input and free the buffers.  r may be reused after init. */
 void ndjson_reader_release(struct ndjson_reader *r);

@@ -12,7 +12,7 @@
 
 int
 secret_load(const char *env, const char *path, char **secret, size_t *len,
-    int *status, const char **why)
+	    int *status, const char **why)
 {
 	char buf[4096];
 	struct stat sb;

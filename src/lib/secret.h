@@ -19,7 +19,7 @@
  * (the caller wipes and frees it) and *len its length; returns 0.  On
  * failure returns -1 with *status the sysexits code and *why a phrase.
  */
-int secret_load(const char *env, const char *path, char **secret,
-    size_t *len, int *status, const char **why);
+int secret_load(const char *env, const char *path, char **secret, size_t *len,
+		int *status, const char **why);
 
 #endif

@@ -16,10 +16,10 @@
 #define SHA256_HEX_LEN 65 /* 64 hex digits and a NUL */
 
 struct sha256 {
-	uint32_t state[8];	/* the running hash */
-	uint64_t total;		/* bytes hashed so far */
+	uint32_t state[8];	 /* the running hash */
+	uint64_t total;		 /* bytes hashed so far */
 	unsigned char block[64]; /* bytes waiting for a whole block */
-	size_t used;		/* bytes in block */
+	size_t used;		 /* bytes in block */
 };
 
 void sha256_init(struct sha256 *c);
@@ -31,7 +31,7 @@ void sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN]);
 void sha256_hex(const void *data, size_t n, char hex[SHA256_HEX_LEN]);
 
 /* HMAC-SHA256 of data under key, as 64 lower-case hex digits and a NUL. */
-void hmac_sha256_hex(const void *key, size_t keylen, const void *data,
-    size_t n, char hex[SHA256_HEX_LEN]);
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t n,
+		     char hex[SHA256_HEX_LEN]);
 
 #endif

@@ -12,7 +12,7 @@
 
 int
 stage_init(struct stage *s, const char *name, const char *rejects_path,
-    const char *stats_path)
+	   const char *stats_path)
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name;
@@ -21,8 +21,7 @@ stage_init(struct stage *s, const char *name, const char *rejects_path,
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	if (rejects_path != NULL &&
 	    (s->rejects = fopen(rejects_path, "w")) == NULL)
-		return msg_fail(EX_IOERR, "cannot create '%s':",
-		    rejects_path);
+		return msg_fail(EX_IOERR, "cannot create '%s':", rejects_path);
 	return 0;
 }
 
@@ -69,7 +68,7 @@ counters_jv(struct counters *c)
 
 	for (i = 0; i < c->n; i++)
 		o = jv_object_set(o, jv_string(c->v[i].name),
-		    jv_number((double)c->v[i].n));
+				  jv_number((double)c->v[i].n));
 	return o;
 }
 
@@ -102,7 +101,8 @@ put_string(FILE *f, const char *str, size_t n)
  */
 static void
 write_reject(struct stage *s, const char *file, unsigned long line,
-    const char *raw, size_t rawlen, const char *reason, const char *detail)
+	     const char *raw, size_t rawlen, const char *reason,
+	     const char *detail)
 {
 	jv parsed = jv_parse_sized(raw, (int)rawlen);
 	FILE *f = s->rejects;
@@ -128,7 +128,8 @@ write_reject(struct stage *s, const char *file, unsigned long line,
 
 void
 stage_reject(struct stage *s, const char *file, unsigned long line,
-    const char *raw, size_t rawlen, const char *reason, const char *detail)
+	     const char *raw, size_t rawlen, const char *reason,
+	     const char *detail)
 {
 	s->rejected++;
 	counters_add(&s->reasons, reason);
@@ -140,7 +141,7 @@ stage_reject(struct stage *s, const char *file, unsigned long line,
 	}
 	if (s->rejects != NULL)
 		write_reject(s, file ? file : "<stdin>", line, raw, rawlen,
-		    reason, detail);
+			     reason, detail);
 }
 
 static int
@@ -150,7 +151,7 @@ elapsed_ms(const struct timespec *start)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (int)((now.tv_sec - start->tv_sec) * 1000 +
-	    (now.tv_nsec - start->tv_nsec) / 1000000);
+		     (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
 int
@@ -161,13 +162,13 @@ stage_finish(struct stage *s, int status)
 
 	if (s->rejected > STAGE_MAX_MESSAGES)
 		msg_warn("%lu more rejects not shown%s%s",
-		    s->rejected - STAGE_MAX_MESSAGES,
-		    s->rejects ? ", see " : "",
-		    s->rejects ? s->rejects_path : "");
+			 s->rejected - STAGE_MAX_MESSAGES,
+			 s->rejects ? ", see " : "",
+			 s->rejects ? s->rejects_path : "");
 	if (s->in + s->split != s->out + s->rejected + s->dropped) {
 		msg_warn("internal error: %lu in + %lu split != %lu out + "
-		    "%lu rejected + %lu dropped", s->in, s->split, s->out,
-		    s->rejected, s->dropped);
+			 "%lu rejected + %lu dropped",
+			 s->in, s->split, s->out, s->rejected, s->dropped);
 		status = exit_worst(status, EX_SOFTWARE);
 	}
 	if (s->rejected > 0)
@@ -184,23 +185,22 @@ stage_finish(struct stage *s, int status)
 	st = jv_object_set(st, jv_string("in"), jv_number((double)s->in));
 	st = jv_object_set(st, jv_string("out"), jv_number((double)s->out));
 	st = jv_object_set(st, jv_string("rejected"),
-	    jv_number((double)s->rejected));
+			   jv_number((double)s->rejected));
 	st = jv_object_set(st, jv_string("passed"),
-	    jv_number((double)s->passed));
-	st = jv_object_set(st, jv_string("split"),
-	    jv_number((double)s->split));
+			   jv_number((double)s->passed));
+	st = jv_object_set(st, jv_string("split"), jv_number((double)s->split));
 	st = jv_object_set(st, jv_string("dropped"),
-	    jv_number((double)s->dropped));
+			   jv_number((double)s->dropped));
 	st = jv_object_set(st, jv_string("in_by_kind"),
-	    counters_jv(&s->in_kind));
+			   counters_jv(&s->in_kind));
 	st = jv_object_set(st, jv_string("out_by_kind"),
-	    counters_jv(&s->out_kind));
+			   counters_jv(&s->out_kind));
 	st = jv_object_set(st, jv_string("rejected_by_reason"),
-	    counters_jv(&s->reasons));
+			   counters_jv(&s->reasons));
 	st = jv_object_set(st, jv_string("dropped_by_reason"),
-	    counters_jv(&s->drops));
+			   counters_jv(&s->drops));
 	st = jv_object_set(st, jv_string("wall_ms"),
-	    jv_number(elapsed_ms(&s->start)));
+			   jv_number(elapsed_ms(&s->start)));
 	st = jv_object_set(st, jv_string("status"), jv_number(status));
 	if (s->stats_path != NULL && (f = fopen(s->stats_path, "w")) == NULL) {
 		msg_warn("cannot create '%s':", s->stats_path);
@@ -209,7 +209,7 @@ stage_finish(struct stage *s, int status)
 	} else {
 		if (json_emit(f, st) < 0 || (f != stderr && fclose(f) != 0)) {
 			msg_warn("cannot write stats '%s':",
-			    s->stats_path ? s->stats_path : "<stderr>");
+				 s->stats_path ? s->stats_path : "<stderr>");
 			status = exit_worst(status, EX_IOERR);
 		}
 	}

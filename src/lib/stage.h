@@ -22,33 +22,33 @@
 #define STAGE_MAX_MESSAGES 20
 
 struct counter {
-	char *name;		/* kind or reason, owned */
-	unsigned long n;	/* how many */
+	char *name;	 /* kind or reason, owned */
+	unsigned long n; /* how many */
 };
 
 struct counters {
-	struct counter *v;	/* kept sorted by name */
-	size_t n;		/* entries used */
-	size_t cap;		/* entries allocated */
+	struct counter *v; /* kept sorted by name */
+	size_t n;	   /* entries used */
+	size_t cap;	   /* entries allocated */
 };
 
 struct stage {
-	const char *name;	/* the stage, e.g. "normalize" (borrowed) */
-	FILE *rejects;		/* where rejects go, or NULL */
+	const char *name;	  /* the stage, e.g. "normalize" (borrowed) */
+	FILE *rejects;		  /* where rejects go, or NULL */
 	const char *rejects_path; /* its name for messages (borrowed) */
-	const char *stats_path;	/* where stats go; NULL is stderr (borrowed) */
-	unsigned long in;	/* records read */
-	unsigned long out;	/* records written */
-	unsigned long rejected;	/* records sent to rejects */
-	unsigned long passed;	/* of out: records passed through unchanged */
-	unsigned long split;	/* of out: extra records split from a parent */
-	unsigned long dropped;	/* records dropped on purpose, by reason */
-	struct counters in_kind;	/* in, by kind */
-	struct counters out_kind;	/* out, by kind */
-	struct counters reasons;	/* rejected, by reason */
-	struct counters drops;		/* dropped, by reason */
-	struct timespec start;	/* when stage_init ran, for wall time */
-	int io_failed;		/* writing a reject failed */
+	const char *stats_path;	 /* where stats go; NULL is stderr (borrowed) */
+	unsigned long in;	 /* records read */
+	unsigned long out;	 /* records written */
+	unsigned long rejected;	 /* records sent to rejects */
+	unsigned long passed;	 /* of out: records passed through unchanged */
+	unsigned long split;	 /* of out: extra records split from a parent */
+	unsigned long dropped;	 /* records dropped on purpose, by reason */
+	struct counters in_kind; /* in, by kind */
+	struct counters out_kind; /* out, by kind */
+	struct counters reasons;  /* rejected, by reason */
+	struct counters drops;	  /* dropped, by reason */
+	struct timespec start;	  /* when stage_init ran, for wall time */
+	int io_failed;		  /* writing a reject failed */
 };
 
 /*
@@ -57,7 +57,7 @@ struct stage {
  * (EX_IOERR) with a message already printed.
  */
 int stage_init(struct stage *s, const char *name, const char *rejects_path,
-    const char *stats_path);
+	       const char *stats_path);
 
 /* Add one to counter name in c.  Returns 0, or -1 when out of memory. */
 int counters_add(struct counters *c, const char *name);
@@ -71,7 +71,8 @@ int counters_add(struct counters *c, const char *name);
  * "<prog>: [<file>: ]line <n>: <detail>" for the first few.  Counts it.
  */
 void stage_reject(struct stage *s, const char *file, unsigned long line,
-    const char *raw, size_t rawlen, const char *reason, const char *detail);
+		  const char *raw, size_t rawlen, const char *reason,
+		  const char *detail);
 
 /*
  * Write the stats object, close the rejects file, check the ledger, free
