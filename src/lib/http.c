@@ -1,0 +1,294 @@
+/* See LICENSE file for copyright and license details. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "http.h"
+
+int
+http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+int
+http_client_init(struct http_client *c, const char *cacert)
+{
+	memset(c, 0, sizeof(*c));
+	c->connect_timeout_ms = 10000;
+	c->timeout_ms = 60000;
+	c->max_attempts = 6;
+	c->backoff_ms = 1000;
+	c->backoff_max_ms = 30000;
+	c->budget_ms = 300000;
+	c->seed = 0x9e3779b97f4a7c15ULL ^ (unsigned long long)time(NULL);
+	if ((c->curl = curl_easy_init()) == NULL) {
+		snprintf(c->err, sizeof(c->err), "cannot start libcurl");
+		return -1;
+	}
+	if (cacert != NULL && (c->cacert = strdup(cacert)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_client_header(struct http_client *c, const char *header)
+{
+	struct curl_slist *l = curl_slist_append(c->headers, header);
+
+	if (l == NULL)
+		return -1;
+	c->headers = l;
+	return 0;
+}
+
+/* The body collector: grow res->body, keep it NUL-terminated. */
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_response *res = arg;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if ((grown = realloc(res->body, res->len + n + 1)) == NULL)
+		return 0; /* libcurl turns this into CURLE_WRITE_ERROR */
+	res->body = grown;
+	memcpy(res->body + res->len, data, n);
+	res->len += n;
+	res->body[res->len] = '\0';
+	return n;
+}
+
+static enum http_failure
+classify(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return HTTP_OK;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SSL_CONNECT_ERROR:
+		return HTTP_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return HTTP_TIMEOUT;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return HTTP_BROKEN;
+	default:
+		return HTTP_OTHER;
+	}
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+http_post(struct http_client *c, const char *url, const char *body, size_t len,
+	  struct http_response *res)
+{
+	char curlerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *headers = c->headers;
+	CURLcode rc;
+	curl_off_t retry_after = -1;
+	long start = now_ms();
+	CURL *h = c->curl;
+
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	c->failure = HTTP_OK;
+	c->err[0] = '\0';
+	c->attempts++;
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, res);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->cacert != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	rc = curl_easy_perform(h);
+	res->elapsed_ms = now_ms() - start;
+	if (rc != CURLE_OK) {
+		c->failure = classify(rc);
+		snprintf(c->err, sizeof(c->err), "%s",
+			 curlerr[0] ? curlerr : curl_easy_strerror(rc));
+		free(res->body);
+		res->body = NULL;
+		res->len = 0;
+		res->status = 0;
+		goto log;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) ==
+		CURLE_OK &&
+	    retry_after > 0)
+		res->retry_after_s = (long)retry_after;
+	if (res->body == NULL && (res->body = calloc(1, 1)) == NULL) {
+		c->failure = HTTP_OTHER;
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+log:
+	if (c->log != NULL) {
+		char line[512];
+
+		if (rc == CURLE_OK)
+			snprintf(line, sizeof(line),
+				 "POST %.300s -> %ld, %zu bytes, %ld ms", url,
+				 res->status, res->len, res->elapsed_ms);
+		else
+			snprintf(line, sizeof(line),
+				 "POST %.300s -> failed (%.120s), %ld ms", url,
+				 c->err, res->elapsed_ms);
+		c->log(c->log_arg, line);
+	}
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+http_retryable(const struct http_client *c, int rc,
+	       const struct http_response *res)
+{
+	if (rc != 0)
+		return c->failure == HTTP_CONNECT ||
+		       c->failure == HTTP_TIMEOUT || c->failure == HTTP_BROKEN;
+	switch (res->status) {
+	case 408:
+	case 429:
+	case 500:
+	case 502:
+	case 503:
+	case 504:
+	case 522:
+	case 524:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+long
+http_backoff(struct http_client *c, int attempt,
+	     const struct http_response *res)
+{
+	long wait;
+	int i;
+
+	if (res != NULL && res->retry_after_s >= 0) {
+		wait = res->retry_after_s * 1000;
+		return wait > c->backoff_max_ms ? c->backoff_max_ms : wait;
+	}
+	wait = c->backoff_ms;
+	for (i = 1; i < attempt && wait < c->backoff_max_ms; i++)
+		wait *= 2;
+	if (wait > c->backoff_max_ms)
+		wait = c->backoff_max_ms;
+	/* splitmix64 step: jitter so that parallel runs do not align. */
+	c->seed += 0x9e3779b97f4a7c15ULL;
+	{
+		unsigned long long z = c->seed;
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		wait += (long)(z % (unsigned long long)(wait / 4 + 1));
+	}
+	return wait;
+}
+
+void
+http_sleep_ms(long ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int
+http_post_retrying(struct http_client *c, const char *url, const char *body,
+		   size_t len, struct http_response *res)
+{
+	long waited = 0, wait;
+	int attempt, rc, limited = 0;
+
+	for (attempt = 1;; attempt++) {
+		rc = http_post(c, url, body, len, res);
+		if (rc != 0 && !http_retryable(c, rc, res))
+			return EX_UNAVAILABLE;
+		if (!http_retryable(c, rc, res))
+			return 0;
+		limited = rc != 0 ? c->failure == HTTP_TIMEOUT
+				  : res->status == 429 || res->status == 408;
+		if (rc == 0)
+			snprintf(c->err, sizeof(c->err), "HTTP %ld",
+				 res->status);
+		wait = http_backoff(c, attempt, res);
+		http_response_release(res);
+		if (attempt >= c->max_attempts || waited + wait > c->budget_ms)
+			break;
+		http_sleep_ms(wait);
+		waited += wait;
+		c->retries++;
+	}
+	{
+		char last[sizeof(c->err)];
+
+		snprintf(last, sizeof(last), "%s", c->err);
+		snprintf(c->err, sizeof(c->err),
+			 "gave up after %d attempts: %.200s", attempt, last);
+	}
+	return limited ? EX_TEMPFAIL : EX_UNAVAILABLE;
+}
+
+void
+http_response_release(struct http_response *res)
+{
+	free(res->body);
+	res->body = NULL;
+	res->len = 0;
+}
+
+void
+http_client_release(struct http_client *c)
+{
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->headers);
+	free(c->cacert);
+	c->curl = NULL;
+	c->headers = NULL;
+	c->cacert = NULL;
+}
