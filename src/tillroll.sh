@@ -35,6 +35,8 @@ case "${1-}" in
 esac
 prog=$1
 shift
+# "tillroll diff" is recdiff: a program called diff would shadow diff(1).
+[ "$prog" = diff ] && prog=recdiff
 case "$prog" in
 */*|.*)
 	echo "tillroll: '$prog' is not a tillroll program" >&2
