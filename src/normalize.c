@@ -1921,7 +1921,7 @@ find_handler(const char *kind)
  */
 static jv
 convert(struct conv *c, const struct handler *h, jv env, const char *line,
-	size_t len, const char *file, unsigned long lineno)
+	size_t len, const char *file)
 {
 	char hex[SHA256_HEX_LEN];
 	jv data = json_get(env, "data"), gid, src;
@@ -1935,7 +1935,6 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 	src = put(src, "file",
 		  json_has(env, "file") ? json_get(env, "file")
 					: jv_string(file));
-	src = put(src, "line", jv_number((double)lineno));
 	gid = json_get(data, "id");
 	if (jv_get_kind(gid) == JV_KIND_STRING &&
 	    strncmp(jv_string_value(gid), "gid://", 6) == 0)
@@ -2102,7 +2101,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	}
 	c.shop = shop;
 	c.shop_currency = json_str(env, "shop_currency");
-	recs = convert(&c, h, env, line, len, file, lineno);
+	recs = convert(&c, h, env, line, len, file);
 	if (!jv_is_valid(recs)) {
 		stage_reject(st, file, lineno, line, len, c.reason, c.detail);
 		jv_free(env);
