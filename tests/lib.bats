@@ -116,6 +116,15 @@ T
 }
 
 @test "SHA-256 and HMAC-SHA256 match the published test vectors" {
+	sha_vectors
+}
+
+@test "the portable SHA-256 (no x86 SHA extensions) matches them too" {
+	TILLROLL_PORTABLE_SHA256=1 sha_vectors
+}
+
+sha_vectors() {
+	export TILLROLL_PORTABLE_SHA256
 	run "$BIN/lib-check" sha256 < <(printf abc)
 	assert_output ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
 	run "$BIN/lib-check" sha256 < /dev/null

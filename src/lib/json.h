@@ -16,6 +16,13 @@
 #include <jv.h>
 
 /*
+ * The jv string for a member name, owned (jv_free it or hand it to a
+ * consuming call).  Faster than jv_string(name) for names used often:
+ * they are made once and shared.
+ */
+jv json_key(const char *name);
+
+/*
  * The member key of obj (borrowed), owned; jv_invalid() when obj is not an
  * object or has no such member.  Unlike jv_object_get this is safe on any
  * kind of value.
