@@ -472,7 +472,7 @@ is_true(jv obj, const char *key)
 static jv
 put(jv obj, const char *key, jv value)
 {
-	return jv_object_set(obj, jv_string(key), value);
+	return jv_object_set(obj, json_key(key), value);
 }
 
 /* Add the amount under key, and under key in pres when it differs. */
@@ -1876,9 +1876,534 @@ rest_refund(struct conv *c, jv d)
 	c->out = jv_array_concat(jv_array_append(jv_array(), r), c->out);
 }
 
+/* --- gateway settlement files (settlement-extract) --------------------- */
+
+/*
+ * Envelopes from settlement-extract carry one CSV row each, every value
+ * as the text the file had: "shopify.csv.payout_row" (the Shopify admin's
+ * payout-transactions export), "paypal.srf.row" (a body row of PayPal's
+ * Settlement Report) and "stripe.balance.row" (Stripe's itemized
+ * balance-change report).  Each gives one settlement record, and a row
+ * that is the payout itself also gives a payout record.
+ */
+
+/* A column's text, borrowed from data; NULL when absent or empty. */
+static const char *
+cell(jv data, const char *name)
+{
+	const char *s = json_str(data, name);
+
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+static jv
+cell_jv(jv data, const char *name)
+{
+	const char *s = cell(data, name);
+
+	return s ? jv_string(s) : jv_null();
+}
+
+static const char *
+required_cell(struct conv *c, jv data, const char *name)
+{
+	const char *s = cell(data, name);
+
+	if (s == NULL)
+		fail(c, "missing_field", "'%s' is missing", name);
+	return s;
+}
+
+/* A file's currency code; sets c->cur and c->exp.  Stripe writes "usd". */
+static void
+file_currency(struct conv *c, const char *code_text, const char *name)
+{
+	/* c->cur must outlive this call; one envelope is mapped at a time. */
+	static char up[4];
+	size_t i;
+
+	if (code_text == NULL) {
+		fail(c, "missing_field", "'%s' is missing", name);
+		return;
+	}
+	if (strlen(code_text) != 3) {
+		fail(c, "bad_currency", "'%s' is not an ISO 4217 currency",
+		     code_text);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		up[i] = (char)(code_text[i] >= 'a' && code_text[i] <= 'z'
+				   ? code_text[i] - 'a' + 'A'
+				   : code_text[i]);
+	up[3] = '\0';
+	if ((c->exp = currency_exponent(up)) < 0) {
+		fail(c, "bad_currency", "'%s' is not an ISO 4217 currency",
+		     code_text);
+		return;
+	}
+	c->cur = up;
+	c->pcur = NULL;
+}
+
+/* A decimal amount column in the record's currency. */
+static int64_t
+file_amount(struct conv *c, jv data, const char *name, int required)
+{
+	const char *s = cell(data, name), *why;
+	int64_t v = 0;
+
+	if (s == NULL) {
+		if (required)
+			fail(c, "missing_field", "'%s' is missing", name);
+		return 0;
+	}
+	if (money_parse(s, strlen(s), c->exp, &v, &why) < 0)
+		fail(c, "bad_amount", "'%s' %s", name, why);
+	return v;
+}
+
+/* A timestamp column; with_zone names a column that is UTC by name. */
+static jv
+file_time(struct conv *c, const char *s, const char *name, int utc_by_name)
+{
+	char buf[64], out[UTC_TEXT_MAX];
+	const char *why;
+	size_t i;
+
+	if (s == NULL)
+		return jv_null();
+	/* PayPal writes 2026/11/26; Stripe's *_utc columns have no zone. */
+	snprintf(buf, sizeof(buf), "%s%s", s, utc_by_name ? "Z" : "");
+	for (i = 0; i < 10 && buf[i]; i++)
+		if (buf[i] == '/')
+			buf[i] = '-';
+	if (utc_normalize(buf, out, &why) < 0) {
+		fail(c, "bad_time", "'%s' is not a timestamp with an offset",
+		     name);
+		return jv_null();
+	}
+	return jv_string(out);
+}
+
+/* The date that begins a date or timestamp column ("2026-11-27 ..."). */
+static jv
+file_date(struct conv *c, const char *s, const char *name)
+{
+	char buf[11];
+	const char *why;
+	size_t i;
+
+	if (s == NULL)
+		return jv_null();
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (i = 0; buf[i]; i++)
+		if (buf[i] == '/')
+			buf[i] = '-';
+	if (strlen(s) < 10 || (s[10] != '\0' && s[10] != ' ' && s[10] != 'T') ||
+	    utc_check_date(buf, &why) < 0) {
+		fail(c, "bad_time", "'%s' is not a date", name);
+		return jv_null();
+	}
+	return jv_string(buf);
+}
+
+/* A code as a word: lower case, spaces as '_' ("marketplace sales tax"). */
+static jv
+file_code(const char *s)
+{
+	char buf[96];
+	size_t i;
+
+	if (s == NULL)
+		return jv_null();
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (i = 0; buf[i]; i++) {
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] = (char)(buf[i] - 'A' + 'a');
+		else if (buf[i] == ' ')
+			buf[i] = '_';
+	}
+	return jv_string(buf);
+}
+
+/* One settlement line from a file, before it becomes a record. */
+struct file_line {
+	const char *gateway; /* paypal, stripe, shopify_payments */
+	jv id, type, payout_id, payout_status, order_name, payment_reference;
+	jv source_id, source_type, processed_at, available_on;
+	int64_t amount, fee, net; /* minor units of c->cur */
+};
+
+/* "<gateway>:<id>" for settlement keys and other gateways' payouts. */
+static jv
+gateway_id(const char *gateway, jv id)
+{
+	char buf[200];
+
+	if (jv_get_kind(id) != JV_KIND_STRING)
+		return jv_null();
+	snprintf(buf, sizeof(buf), "%s:%s", gateway, jv_string_value(id));
+	return jv_string(buf);
+}
+
+/*
+ * A payout's key: Shopify's payout ids are those of the API, so a payout
+ * read from the admin export is the same record as the one extracted;
+ * other gateways' ids are theirs alone and carry the gateway's name.
+ */
+static jv
+file_payout_key(struct conv *c, const char *gateway, jv payout_id)
+{
+	if (strcmp(gateway, "shopify_payments") == 0)
+		return make_key(c, "payout", payout_id);
+	return make_key(c, "payout", gateway_id(gateway, payout_id));
+}
+
+/* Make the settlement record of l (its jv members consumed). */
+static void
+file_settlement(struct conv *c, struct file_line *l)
+{
+	jv r;
+	int64_t net;
+
+	if (money_add(l->amount, -l->fee, &net) < 0 || net != l->net) {
+		char x[MONEY_TEXT_MAX], y[MONEY_TEXT_MAX];
+
+		money_format(l->amount - l->fee, c->exp, x);
+		money_format(l->net, c->exp, y);
+		fail(c, "inconsistent_totals",
+		     "amount less fee is %s but 'net' is %s", x, y);
+	}
+	r = record(c, "settlement",
+		   make_key(c, "settlement", gateway_id(l->gateway, l->id)));
+	r = put(r, "id", l->id);
+	r = json_set_str(r, "gateway", l->gateway);
+	r = put(r, "type", l->type);
+	r = put(r, "test", jv_null());
+	r = json_set_str(r, "currency", c->cur ? c->cur : "");
+	r = put(r, "amount", money_jv(l->amount, c->exp));
+	r = put(r, "fee", money_jv(l->fee, c->exp));
+	r = put(r, "net", money_jv(l->net, c->exp));
+	r = put(r, "payout_key",
+		file_payout_key(c, l->gateway, jv_copy(l->payout_id)));
+	r = put(r, "payout_id", l->payout_id);
+	r = put(r, "payout_status", l->payout_status);
+	r = put(r, "order_id", jv_null());
+	r = put(r, "order_key", jv_null());
+	r = put(r, "order_name", l->order_name);
+	r = put(r, "payment_id", jv_null());
+	r = put(r, "payment_key", jv_null());
+	r = put(r, "payment_reference", l->payment_reference);
+	r = put(r, "source_id", l->source_id);
+	r = put(r, "source_type", l->source_type);
+	r = put(r, "adjustment_reason", jv_null());
+	r = put(r, "processed_at", l->processed_at);
+	r = put(r, "available_on", l->available_on);
+	emit(c, r);
+}
+
+/* The payout a file's payout row stands for; amount is what was paid. */
+static void
+file_payout(struct conv *c, const char *gateway, jv id, jv status,
+	    int64_t amount, jv date, jv issued_at)
+{
+	jv r = record(c, "payout", file_payout_key(c, gateway, jv_copy(id)));
+
+	r = put(r, "id", id);
+	r = json_set_str(r, "gateway", gateway);
+	r = put(r, "status", status);
+	r = put(r, "transaction_type", jv_null());
+	r = json_set_str(r, "currency", c->cur ? c->cur : "");
+	r = put(r, "amount", money_jv(amount, c->exp));
+	r = put(r, "date", date);
+	r = put(r, "issued_at", issued_at);
+	r = put(r, "summary", jv_null());
+	emit(c, r);
+}
+
+/* The columns that say what a Shopify export row is, not where it went. */
+static const char *const shopify_identity[] = {"Transaction Date",
+					       "Type",
+					       "Order",
+					       "Card Brand",
+					       "Card Source",
+					       "Amount",
+					       "Fee",
+					       "Net",
+					       "Checkout",
+					       "Payment Method Name",
+					       "Presentment Amount",
+					       "Presentment Currency",
+					       "Currency",
+					       NULL};
+
+/*
+ * A Shopify export row has no id.  Its id is made from what the row says
+ * about the transaction (not its payout status or dates, which change
+ * when a pending row is exported again once paid, nor the file or row
+ * number), and the envelope's occurrence, so the same row in a re-sent
+ * file has the same key and two equal rows in one file do not.
+ */
+static jv
+shopify_row_id(jv env, jv data)
+{
+	struct sha256 h;
+	unsigned char d[SHA256_LEN];
+	char id[4 + 16 + 1], num[32];
+	jv occ = json_get(env, "occurrence");
+	size_t i;
+
+	sha256_init(&h);
+	for (i = 0; shopify_identity[i] != NULL; i++) {
+		const char *s = cell(data, shopify_identity[i]);
+
+		sha256_update(&h, shopify_identity[i],
+			      strlen(shopify_identity[i]));
+		sha256_update(&h, "=", 1);
+		if (s != NULL)
+			sha256_update(&h, s, strlen(s));
+		sha256_update(&h, "\n", 1);
+	}
+	if (json_number_text(occ, num, sizeof(num)) < 0)
+		snprintf(num, sizeof(num), "1");
+	jv_free(occ);
+	sha256_update(&h, "occurrence=", 11);
+	sha256_update(&h, num, strlen(num));
+	sha256_final(&h, d);
+	memcpy(id, "csv-", 4);
+	for (i = 0; i < 8; i++)
+		snprintf(id + 4 + 2 * i, 3, "%02x", d[i]);
+	return jv_string(id);
+}
+
+static void
+shopify_csv_row(struct conv *c, jv env, jv d)
+{
+	struct file_line l;
+	const char *checkout = cell(d, "Checkout");
+
+	l.gateway = "shopify_payments";
+	l.id = shopify_row_id(env, d);
+	context(c, "export row", jv_string_value(l.id));
+	file_currency(c, cell(d, "Currency"), "Currency");
+	l.amount = file_amount(c, d, "Amount", 1);
+	l.fee = file_amount(c, d, "Fee", 1);
+	l.net = file_amount(c, d, "Net", 1);
+	l.type = file_code(required_cell(c, d, "Type"));
+	{
+		jv pid = cell_jv(d, "Payout ID");
+
+		l.payout_id = id_value(c, pid, "Payout ID");
+		jv_free(pid);
+	}
+	l.payout_status = file_code(cell(d, "Payout Status"));
+	l.order_name = cell_jv(d, "Order");
+	l.payment_reference = jv_null();
+	/* The checkout, "#35756536135773", is the row's source. */
+	if (checkout != NULL && checkout[0] == '#')
+		checkout++;
+	l.source_id = checkout ? jv_string(checkout) : jv_null();
+	l.source_type = checkout ? jv_string("checkout") : jv_null();
+	l.processed_at = file_time(c, required_cell(c, d, "Transaction Date"),
+				   "Transaction Date", 0);
+	l.available_on = file_date(c, cell(d, "Available On"), "Available On");
+	if (!c->failed && jv_get_kind(l.type) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(l.type), "payout") == 0 &&
+	    jv_get_kind(l.payout_id) == JV_KIND_STRING)
+		file_payout(c, l.gateway, jv_copy(l.payout_id),
+			    jv_copy(l.payout_status), -l.amount,
+			    file_date(c, cell(d, "Payout Date"), "Payout Date"),
+			    jv_null());
+	file_settlement(c, &l);
+}
+
+/*
+ * PayPal's transaction event codes, by group, as settlement types; a code
+ * of no group listed here is its own type ("t0200").
+ */
+static jv
+paypal_type(const char *tcode)
+{
+	static const struct {
+		const char *prefix, *type;
+	} map[] = {
+	    {"T1106", "dispute"},  {"T1201", "dispute"}, {"T00", "charge"},
+	    {"T01", "fee"},	   {"T04", "payout"},	 {"T11", "refund"},
+	    {"T12", "adjustment"}, {"T15", "reserve"},	 {"T21", "reserve"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(tcode, map[i].prefix, strlen(map[i].prefix)) == 0)
+			return jv_string(map[i].type);
+	return file_code(tcode);
+}
+
+/*
+ * PayPal amounts are unsigned hundredths in every currency, with the
+ * direction in a CR/DR column: 10000 is 100.00 USD and 100 JPY.
+ */
+static int64_t
+paypal_amount(struct conv *c, jv d, const char *name, const char *dc_name,
+	      const char *dc_alt, int required)
+{
+	const char *s = cell(d, name), *dc = cell(d, dc_name);
+	int64_t v = 0, scale = 1;
+	size_t i;
+	int e;
+
+	if (dc == NULL && dc_alt != NULL)
+		dc = cell(d, dc_alt);
+	if (s == NULL) {
+		if (required)
+			fail(c, "missing_field", "'%s' is missing", name);
+		return 0;
+	}
+	for (i = 0; s[i]; i++)
+		if (s[i] < '0' || s[i] > '9' || i >= 18) {
+			fail(c, "bad_amount",
+			     "'%s' is not an unsigned number of hundredths",
+			     name);
+			return 0;
+		}
+	v = strtoll(s, NULL, 10);
+	if (dc == NULL || (strcmp(dc, "CR") != 0 && strcmp(dc, "DR") != 0)) {
+		fail(c, "bad_amount", "'%s' has no CR or DR beside it", name);
+		return 0;
+	}
+	for (e = c->exp; e > 2; e--)
+		scale *= 10;
+	for (e = c->exp; e < 2; e++) {
+		if (v % 10 != 0) {
+			fail(c, "bad_amount",
+			     "'%s' has hundredths that %s does not have", name,
+			     c->cur);
+			return 0;
+		}
+		v /= 10;
+	}
+	if (money_mul(v, scale, &v) < 0)
+		fail(c, "bad_amount", "'%s' overflows", name);
+	return strcmp(dc, "DR") == 0 ? -v : v;
+}
+
+static void
+paypal_srf_row(struct conv *c, jv d)
+{
+	struct file_line l;
+	const char *fee_cur = cell(d, "Fee Currency");
+	const char *done = cell(d, "Transaction Completion Date");
+	const char *tcode;
+
+	l.gateway = "paypal";
+	l.id = jv_null();
+	{
+		const char *tid = required_cell(c, d, "Transaction ID");
+
+		if (tid != NULL) {
+			jv_free(l.id);
+			l.id = jv_string(tid);
+		}
+		context(c, "PayPal transaction", tid);
+	}
+	file_currency(c, cell(d, "Gross Transaction Currency"),
+		      "Gross Transaction Currency");
+	if (!c->failed && fee_cur != NULL && cell(d, "Fee Amount") != NULL &&
+	    strcmp(fee_cur, c->cur) != 0)
+		fail(c, "wrong_currency",
+		     "'Fee Currency' is %s, not the gross amount's %s", fee_cur,
+		     c->cur);
+	/* Spec 9 spells the column "Transaction  Debit or Credit" too. */
+	l.amount = paypal_amount(c, d, "Gross Transaction Amount",
+				 "Transaction Debit or Credit",
+				 "Transaction  Debit or Credit", 1);
+	/* A fee debited (DR) is a fee charged: positive, as Shopify's. */
+	l.fee =
+	    -paypal_amount(c, d, "Fee Amount", "Fee Debit or Credit", NULL, 0);
+	l.net = l.amount - l.fee;
+	tcode = required_cell(c, d, "Transaction Event Code");
+	l.type = tcode ? paypal_type(tcode) : jv_null();
+	l.order_name = cell_jv(d, "Invoice ID");
+	l.payment_reference = jv_copy(l.id);
+	l.source_id = cell_jv(d, "PayPal Reference ID");
+	l.source_type = file_code(cell(d, "PayPal Reference ID Type"));
+	if (done == NULL)
+		done = cell(d, "Transaction Initiation Date");
+	l.processed_at = file_time(c, done, "Transaction Completion Date", 0);
+	l.available_on = jv_null();
+	l.payout_status = jv_null();
+	/* A withdrawal to the bank is the payout itself. */
+	if (jv_get_kind(l.type) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(l.type), "payout") == 0) {
+		l.payout_id = jv_copy(l.id);
+		if (!c->failed)
+			file_payout(
+			    c, l.gateway, jv_copy(l.id), jv_null(), -l.amount,
+			    file_date(c, done, "Transaction Completion Date"),
+			    jv_copy(l.processed_at));
+	} else {
+		l.payout_id = jv_null();
+	}
+	file_settlement(c, &l);
+}
+
+static void
+stripe_balance_row(struct conv *c, jv d)
+{
+	struct file_line l;
+	const char *src = cell(d, "source_id"), *ref;
+	const char *avail = cell(d, "available_on_utc");
+
+	l.gateway = "stripe";
+	l.id = jv_null();
+	{
+		const char *bt = required_cell(c, d, "balance_transaction_id");
+
+		if (bt != NULL) {
+			jv_free(l.id);
+			l.id = jv_string(bt);
+		}
+		context(c, "Stripe balance transaction", bt);
+	}
+	file_currency(c, cell(d, "currency"), "currency");
+	l.amount = file_amount(c, d, "gross", 1);
+	l.fee = file_amount(c, d, "fee", 1);
+	l.net = file_amount(c, d, "net", 1);
+	l.type = file_code(required_cell(c, d, "reporting_category"));
+	l.payout_id = cell_jv(d, "automatic_payout_id");
+	l.payout_status = jv_null();
+	l.order_name = jv_null();
+	/* What Shopify keeps as a Stripe payment's authorization. */
+	ref = cell(d, "charge_id");
+	if (ref == NULL)
+		ref = cell(d, "payment_intent_id");
+	if (ref == NULL && src != NULL &&
+	    (strncmp(src, "ch_", 3) == 0 || strncmp(src, "py_", 3) == 0 ||
+	     strncmp(src, "pi_", 3) == 0))
+		ref = src;
+	l.payment_reference = ref ? jv_string(ref) : jv_null();
+	l.source_id = src ? jv_string(src) : jv_null();
+	l.source_type = jv_null();
+	l.processed_at = file_time(c, cell(d, "created_utc"), "created_utc", 1);
+	if (avail == NULL)
+		avail = cell(d, "available_on");
+	l.available_on = file_date(c, avail, "available_on");
+	if (jv_get_kind(l.type) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(l.type), "payout") == 0 && src != NULL &&
+	    strncmp(src, "po_", 3) == 0) {
+		jv_free(l.payout_id);
+		l.payout_id = jv_string(src);
+		if (!c->failed)
+			file_payout(c, l.gateway, jv_string(src), jv_null(),
+				    -l.amount, jv_copy(l.available_on),
+				    jv_copy(l.processed_at));
+	}
+	file_settlement(c, &l);
+}
+
 /* --- the envelope ----------------------------------------------------- */
 
-enum shape { GRAPHQL, REST };
+enum shape { GRAPHQL, REST, CSV };
 
 static const struct handler {
 	const char *kind; /* envelope kind */
@@ -1902,6 +2427,9 @@ static const struct handler {
     {"shopify.rest.variant", REST, 'v'},
     {"shopify.rest.customer", REST, 'c'},
     {"shopify.rest.inventory_level", REST, 'i'},
+    {"shopify.csv.payout_row", CSV, 'S'},
+    {"paypal.srf.row", CSV, 'Y'},
+    {"stripe.balance.row", CSV, 'T'},
 };
 
 static const struct handler *
@@ -1930,7 +2458,10 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 	src = jv_object();
 	src = json_set_str(src, "sha256", hex);
 	src = json_set_str(src, "kind", h->kind);
-	src = json_set_str(src, "shape", h->shape == REST ? "rest" : "graphql");
+	src = json_set_str(src, "shape",
+			   h->shape == REST  ? "rest"
+			   : h->shape == CSV ? "csv"
+					     : "graphql");
 	/* An envelope that names its file and row keeps them (CSV sources). */
 	src = put(src, "file",
 		  json_has(env, "file") ? json_get(env, "file")
@@ -1978,6 +2509,15 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 			break;
 		case 'i':
 			inventory(c, data);
+			break;
+		case 'S':
+			shopify_csv_row(c, env, data);
+			break;
+		case 'Y':
+			paypal_srf_row(c, data);
+			break;
+		case 'T':
+			stripe_balance_row(c, data);
 			break;
 		}
 	}
