@@ -1,0 +1,1769 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * enrich-tax: map Shopify's taxes to Odoo's and plan the invoice lines.
+ *
+ * Reads canonical records (tillroll-records(5)).  To every order and
+ * refund it adds a "tax" block (the Odoo taxes of each line, Shopify's tax
+ * and total, what Odoo will compute, the difference, a status, the tax
+ * map's hash) and an "invoice_plan": the invoice or credit note lines,
+ * with price, quantity, discount and taxes chosen so that Odoo's own
+ * computation (odootax.h) gives Shopify's figures, and a rounding line
+ * only where none can.  Every other record passes through unchanged.
+ *
+ * A tax no rule of the map knows rejects the record (65) with the tax's
+ * title, rate and jurisdiction, so that finance can extend the map;
+ * --unmapped pass lets it through marked instead.  A refund takes its
+ * taxes from its order, which normalize writes just before it; the last
+ * ORDER_CACHE orders are remembered, so memory stays flat.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <jv.h>
+
+#include "json.h"
+#include "money.h"
+#include "msg.h"
+#include "ndjson.h"
+#include "odootax.h"
+#include "sha256.h"
+#include "stage.h"
+
+#define MAP_FORMAT 1
+#define RATE_DIGITS 6	/* a Shopify rate: 0.0625, 0.000125 */
+#define ORDER_CACHE 256 /* orders remembered for their refunds */
+
+/* An Odoo tax the map names. */
+struct tax {
+	const char *id;		 /* the map's own name for it (borrowed) */
+	struct odootax_tax calc; /* what the computation needs */
+	jv out;			 /* the <odoo tax> object written (owned) */
+};
+
+/* A legal entity: the company's Odoo settings and which orders it books. */
+struct company {
+	const char *name;    /* borrowed from the map */
+	jv shops, countries; /* arrays of strings, or null: any (borrowed) */
+	int price_digits;    /* -1: the currency's */
+	int discount_digits; /* Odoo's Discount precision */
+	enum odootax_rounding rounding;
+};
+
+/* A rule: which Shopify tax line (or untaxed line) maps to which tax. */
+struct rule {
+	const char *company;			     /* NULL: any (borrowed) */
+	const char *shop, *country, *region, *title; /* NULL: any */
+	int has_rate;
+	int64_t rate;	    /* in 10^-RATE_DIGITS */
+	int taxes_included; /* 1, 0, or -1: either */
+	int exempt;	    /* matches lines without tax lines */
+	int tax;	    /* index in taxes, -1: no Odoo tax */
+};
+
+static struct {
+	jv doc; /* the parsed map, which the tables borrow from */
+	char hash[SHA256_HEX_LEN];
+	struct tax *taxes;
+	size_t ntaxes;
+	struct company *companies;
+	size_t ncompanies;
+	struct rule *rules;
+	size_t nrules;
+} map;
+
+static int pass_unmapped; /* --unmapped pass */
+
+/* The orders remembered for their refunds: a ring. */
+static jv cache[ORDER_CACHE];
+static size_t cache_next;
+
+/* The state of one record's enrichment; the first error sticks. */
+struct job {
+	const char *what;	      /* "order" or "refund" */
+	const char *name;	      /* its display name or id, for messages */
+	const char *shop;	      /* borrowed from the record */
+	const char *cur;	      /* currency code */
+	int exp;		      /* its minor digits */
+	const char *country, *region; /* jurisdiction, or NULL */
+	int included;		      /* taxes_included */
+	int company;		      /* index, or -1 */
+	struct odootax_prec prec;     /* the company's, for this currency */
+	int failed;		      /* an error that rejects the record */
+	const char *reason;
+	char detail[512];
+	jv unmapped;		     /* [{ref,title,rate,country,region,why}] */
+	const char *unmapped_reason; /* the first one's reason, */
+	char unmapped_detail[512];   /* and its sentence */
+	jv tax_lines;		     /* the tax block's lines */
+	jv plan_lines;		     /* the invoice plan's lines */
+	struct odootax_move move;
+	int64_t tolerance; /* most a rounding difference may be */
+	int64_t shopify_tax, shopify_total;
+};
+
+/* One Shopify line to plan: what Shopify charged and which taxes. */
+struct want {
+	char ref[96];
+	const char *role, *account_role;
+	jv sku, name; /* borrowed */
+	int64_t quantity;
+	int64_t unit;	  /* unit price, minor units */
+	int64_t discount; /* amount, minor units */
+	int64_t net;	  /* unit * quantity - discount */
+	int64_t tax;	  /* Shopify's tax on the line */
+	int idx[ODOOTAX_MAX_LINE_TAXES];
+	size_t ntaxes;
+};
+
+/* "<what> '<name>': " and the message, into buf. */
+static void
+describe(const struct job *j, char *buf, size_t size, const char *fmt,
+	 va_list ap)
+{
+	int n = snprintf(buf, size, "%s '%.60s': ", j->what,
+			 j->name ? j->name : "?");
+
+	if (n < 0 || (size_t)n >= size)
+		n = 0;
+	vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+}
+
+static void fail(struct job *j, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A record that cannot be enriched: it is rejected whatever --unmapped. */
+static void
+fail(struct job *j, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->failed)
+		return;
+	j->failed = 1;
+	j->reason = reason;
+	va_start(ap, fmt);
+	describe(j, j->detail, sizeof(j->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void lacking(struct job *j, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Something the map (or the input) lacks: rejected, or passed marked. */
+static void
+lacking(struct job *j, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->unmapped_reason != NULL)
+		return;
+	j->unmapped_reason = reason;
+	va_start(ap, fmt);
+	describe(j, j->unmapped_detail, sizeof(j->unmapped_detail), fmt, ap);
+	va_end(ap);
+}
+
+static jv
+put(jv obj, const char *key, jv v)
+{
+	return jv_object_set(obj, jv_string(key), v);
+}
+
+static jv
+money_text(int64_t minor, int exp)
+{
+	char buf[MONEY_TEXT_MAX];
+
+	money_format(minor, exp, buf);
+	return jv_string(buf);
+}
+
+/* A decimal string member of obj in exponent exp; absent or null is 0. */
+static int64_t
+amount(struct job *j, jv obj, const char *key, const char *where)
+{
+	const char *s = json_str(obj, key), *why;
+	int64_t v;
+
+	if (s == NULL) {
+		if (json_has(obj, key))
+			fail(j, "bad_record", "%s'%s' is not a decimal amount",
+			     where, key);
+		return 0;
+	}
+	if (money_parse(s, strlen(s), j->exp, &v, &why) < 0) {
+		fail(j, "bad_record", "%s'%s' %s", where, key, why);
+		return 0;
+	}
+	return v;
+}
+
+/* A whole-number member (quantity); absent is 0. */
+static int64_t
+whole(struct job *j, jv obj, const char *key, const char *where)
+{
+	jv v = json_get(obj, key);
+	char buf[32];
+	const char *why;
+	int64_t n = 0;
+
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		if (json_id(v, buf, sizeof(buf), &why) < 0 || strlen(buf) > 7)
+			fail(j, "bad_record", "%s'%s' is not a quantity", where,
+			     key);
+		else
+			n = strtoll(buf, NULL, 10);
+	}
+	jv_free(v);
+	return n;
+}
+
+/* Text of a rate, "0.21" or "0.0625", as 10^-6 units. */
+static int
+parse_rate(const char *s, int64_t *rate)
+{
+	const char *why;
+
+	return money_parse(s, strlen(s), RATE_DIGITS, rate, &why);
+}
+
+/* Digit-exact decimal text of v at digits, trailing zeros trimmed. */
+static void
+trimmed(int64_t v, int digits, int keep, char *buf)
+{
+	size_t n;
+
+	money_format(v, digits, buf);
+	if (digits == 0)
+		return;
+	n = strlen(buf);
+	while (digits > keep && buf[n - 1] == '0') {
+		buf[--n] = '\0';
+		digits--;
+	}
+	if (digits == 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
+/* ---- the tax map ---- */
+
+static int map_fail(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+map_fail(const char *path, const char *fmt, ...)
+{
+	char buf[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return msg_fail(EX_CONFIG, "%s: %s", path, buf);
+}
+
+/* Optional string member: NULL when absent or null, -1 when not text. */
+static int
+opt_str(jv obj, const char *key, const char **out)
+{
+	jv v = json_get(obj, key);
+	int kind = jv_get_kind(v);
+
+	jv_free(v);
+	*out = json_str(obj, key);
+	if (jv_is_valid(v) && kind != JV_KIND_NULL && kind != JV_KIND_STRING)
+		return -1;
+	return 0;
+}
+
+static int
+list_of_strings(jv v)
+{
+	if (jv_get_kind(v) == JV_KIND_NULL)
+		return 1;
+	if (jv_get_kind(v) != JV_KIND_ARRAY)
+		return 0;
+	jv_array_foreach(v, i, s)
+	{
+		int ok = jv_get_kind(s) == JV_KIND_STRING;
+
+		jv_free(s);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+small_int(jv obj, const char *key, int dflt, int *out)
+{
+	jv v = json_get(obj, key);
+	char buf[32];
+	const char *why;
+
+	*out = dflt;
+	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
+		jv_free(v);
+		return 0;
+	}
+	if (json_id(v, buf, sizeof(buf), &why) < 0 || strlen(buf) > 1) {
+		jv_free(v);
+		return -1;
+	}
+	jv_free(v);
+	*out = buf[0] - '0';
+	return *out <= 6 ? 0 : -1;
+}
+
+static int
+load_taxes(const char *path, jv taxes)
+{
+	if (jv_get_kind(taxes) != JV_KIND_OBJECT)
+		return map_fail(path, "'taxes' is not an object");
+	map.ntaxes = (size_t)jv_object_length(jv_copy(taxes));
+	map.taxes = calloc(map.ntaxes ? map.ntaxes : 1, sizeof(*map.taxes));
+	if (map.taxes == NULL)
+		return msg_fail(EX_OSERR, "out of memory");
+	map.ntaxes = 0;
+	jv_object_foreach(taxes, k, t)
+	{
+		struct tax *x = &map.taxes[map.ntaxes];
+		const char *name = json_str(t, "name"), *xmlid, *why;
+		const char *amt = json_str(t, "amount");
+		const char *type = json_str(t, "amount_type");
+		jv incl = json_get(t, "price_include");
+		int bad = 0;
+
+		/* The key outlives this loop: the object holds it. */
+		x->id = jv_string_value(k);
+		if (name == NULL)
+			bad = map_fail(path, "tax '%s': 'name' is missing",
+				       x->id);
+		else if (opt_str(t, "xmlid", &xmlid) < 0)
+			bad = map_fail(path, "tax '%s': 'xmlid' is not text",
+				       x->id);
+		else if (amt == NULL ||
+			 money_parse(amt, strlen(amt), ODOOTAX_AMOUNT_DIGITS,
+				     &x->calc.amount, &why) < 0)
+			bad = map_fail(path,
+				       "tax '%s': 'amount' is not a decimal "
+				       "string with at most %d decimals",
+				       x->id, ODOOTAX_AMOUNT_DIGITS);
+		else if (type == NULL || (strcmp(type, "percent") != 0 &&
+					  strcmp(type, "fixed") != 0))
+			bad = map_fail(path,
+				       "tax '%s': 'amount_type' is not percent "
+				       "or fixed",
+				       x->id);
+		else if (jv_get_kind(incl) != JV_KIND_TRUE &&
+			 jv_get_kind(incl) != JV_KIND_FALSE)
+			bad = map_fail(path,
+				       "tax '%s': 'price_include' is not true "
+				       "or false",
+				       x->id);
+		if (bad) {
+			jv_free(incl);
+			jv_free(k);
+			jv_free(t);
+			return bad;
+		}
+		x->calc.fixed = strcmp(type, "fixed") == 0;
+		x->calc.price_include = jv_get_kind(incl) == JV_KIND_TRUE;
+		x->out = jv_object();
+		x->out = json_set_str(x->out, "name", name);
+		x->out =
+		    put(x->out, "xmlid", xmlid ? jv_string(xmlid) : jv_null());
+		x->out = json_set_str(x->out, "amount", amt);
+		x->out = json_set_str(x->out, "amount_type", type);
+		x->out = put(x->out, "price_include", incl);
+		map.ntaxes++;
+		jv_free(k);
+		jv_free(t);
+	}
+	return 0;
+}
+
+static int
+load_companies(const char *path, jv list)
+{
+	if (jv_get_kind(list) != JV_KIND_ARRAY ||
+	    jv_array_length(jv_copy(list)) == 0)
+		return map_fail(path, "'companies' is not a non-empty array");
+	map.ncompanies = (size_t)jv_array_length(jv_copy(list));
+	map.companies = calloc(map.ncompanies, sizeof(*map.companies));
+	if (map.companies == NULL)
+		return msg_fail(EX_OSERR, "out of memory");
+	jv_array_foreach(list, i, c)
+	{
+		struct company *x = &map.companies[i];
+		const char *rm = json_str(c, "rounding_method");
+		jv shops = json_get(c, "shops"),
+		   countries = json_get(c, "countries");
+		int bad = 0;
+
+		x->name = json_str(c, "name");
+		if (x->name == NULL)
+			bad = map_fail(path, "company %d: 'name' is missing",
+				       i + 1);
+		else if (rm == NULL || (strcmp(rm, "round_per_line") != 0 &&
+					strcmp(rm, "round_globally") != 0))
+			bad = map_fail(path,
+				       "company '%s': 'rounding_method' is not "
+				       "round_per_line or round_globally",
+				       x->name);
+		else if (!list_of_strings(shops) || !list_of_strings(countries))
+			bad = map_fail(path,
+				       "company '%s': 'shops' and 'countries' "
+				       "must be lists of text",
+				       x->name);
+		else if (small_int(c, "price_digits", -1, &x->price_digits) <
+			     0 ||
+			 small_int(c, "discount_digits", 2,
+				   &x->discount_digits) < 0)
+			bad = map_fail(path,
+				       "company '%s': 'price_digits' and "
+				       "'discount_digits' must be 0 to 6",
+				       x->name);
+		jv_free(shops);
+		jv_free(countries);
+		if (bad) {
+			jv_free(c);
+			return bad;
+		}
+		/* Borrowed from the map document, which lives as long. */
+		x->shops = json_get(c, "shops");
+		jv_free(x->shops);
+		x->countries = json_get(c, "countries");
+		jv_free(x->countries);
+		x->rounding = strcmp(rm, "round_globally") == 0
+				  ? ODOOTAX_ROUND_GLOBALLY
+				  : ODOOTAX_ROUND_PER_LINE;
+		jv_free(c);
+	}
+	return 0;
+}
+
+static int
+find_tax(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < map.ntaxes; i++)
+		if (strcmp(map.taxes[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+load_rules(const char *path, jv list)
+{
+	if (jv_get_kind(list) != JV_KIND_ARRAY)
+		return map_fail(path, "'rules' is not an array");
+	map.nrules = (size_t)jv_array_length(jv_copy(list));
+	map.rules = calloc(map.nrules ? map.nrules : 1, sizeof(*map.rules));
+	if (map.rules == NULL)
+		return msg_fail(EX_OSERR, "out of memory");
+	jv_array_foreach(list, i, r)
+	{
+		struct rule *x = &map.rules[i];
+		jv incl = json_get(r, "taxes_included");
+		jv exempt = json_get(r, "exempt"), tax = json_get(r, "tax");
+		const char *rate = json_str(r, "rate");
+		int bad = 0;
+		size_t k;
+
+		if (opt_str(r, "company", &x->company) < 0 ||
+		    opt_str(r, "shop", &x->shop) < 0 ||
+		    opt_str(r, "country", &x->country) < 0 ||
+		    opt_str(r, "region", &x->region) < 0 ||
+		    opt_str(r, "title", &x->title) < 0)
+			bad = map_fail(path,
+				       "rule %d: 'company', 'shop', 'country', "
+				       "'region' and 'title' must be text",
+				       i + 1);
+		x->exempt = jv_get_kind(exempt) == JV_KIND_TRUE;
+		x->taxes_included = jv_get_kind(incl) == JV_KIND_TRUE	 ? 1
+				    : jv_get_kind(incl) == JV_KIND_FALSE ? 0
+									 : -1;
+		x->has_rate = rate != NULL;
+		if (!bad && rate != NULL && parse_rate(rate, &x->rate) < 0)
+			bad = map_fail(path,
+				       "rule %d: 'rate' is not a decimal rate "
+				       "such as \"0.21\"",
+				       i + 1);
+		if (!bad && !x->exempt && x->title == NULL)
+			bad = map_fail(path,
+				       "rule %d: 'title' is missing (or say "
+				       "\"exempt\": true)",
+				       i + 1);
+		if (!bad && x->exempt && (x->title || x->has_rate))
+			bad = map_fail(path,
+				       "rule %d: an exempt rule matches lines "
+				       "without tax lines: no 'title' or "
+				       "'rate'",
+				       i + 1);
+		x->tax = -1;
+		if (!bad && jv_get_kind(tax) == JV_KIND_STRING)
+			x->tax = find_tax(jv_string_value(tax));
+		if (!bad && x->tax < 0 &&
+		    !(x->exempt && jv_get_kind(tax) == JV_KIND_NULL))
+			bad = map_fail(path,
+				       "rule %d: 'tax' does not name a tax of "
+				       "'taxes'",
+				       i + 1);
+		if (!bad && x->company != NULL) {
+			for (k = 0; k < map.ncompanies; k++)
+				if (strcmp(map.companies[k].name, x->company) ==
+				    0)
+					break;
+			if (k == map.ncompanies)
+				bad =
+				    map_fail(path,
+					     "rule %d: company '%s' is not in "
+					     "'companies'",
+					     i + 1, x->company);
+		}
+		jv_free(incl);
+		jv_free(exempt);
+		jv_free(tax);
+		jv_free(r);
+		if (bad)
+			return bad;
+	}
+	return 0;
+}
+
+/* Read, hash and check the tax map.  Returns 0 or an exit status. */
+static int
+load_map(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	jv v;
+	int rc;
+
+	if (f == NULL)
+		return msg_fail(EX_NOINPUT, "cannot open '%s':", path);
+	for (;;) {
+		if (len + 65536 > cap) {
+			char *grown = realloc(buf, cap = cap * 2 + 65536);
+
+			if (grown == NULL) {
+				free(buf);
+				fclose(f);
+				return msg_fail(EX_OSERR, "out of memory");
+			}
+			buf = grown;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		return msg_fail(EX_IOERR, "cannot read '%s':", path);
+	}
+	fclose(f);
+	sha256_hex(buf, len, map.hash);
+	v = jv_parse_sized(buf, (int)len);
+	free(buf);
+	if (!jv_is_valid(v)) {
+		jv msg = jv_invalid_get_msg(v);
+
+		rc = map_fail(path, "not JSON: %s",
+			      jv_get_kind(msg) == JV_KIND_STRING
+				  ? jv_string_value(msg)
+				  : "?");
+		jv_free(msg);
+		return rc;
+	}
+	map.doc = v;
+	{
+		jv fmt = json_get(v, "tillroll_tax_map");
+		int ok = jv_get_kind(fmt) == JV_KIND_NUMBER &&
+			 jv_number_value(fmt) == MAP_FORMAT;
+
+		jv_free(fmt);
+		if (!ok)
+			return map_fail(path,
+					"not a tax map: expected "
+					"\"tillroll_tax_map\": %d",
+					MAP_FORMAT);
+	}
+	if (json_str(v, "version") == NULL)
+		return map_fail(path, "'version' is missing");
+	{
+		jv t = json_get(v, "taxes"), c = json_get(v, "companies"),
+		   r = json_get(v, "rules");
+
+		rc = load_taxes(path, t);
+		if (rc == 0)
+			rc = load_companies(path, c);
+		if (rc == 0)
+			rc = load_rules(path, r);
+		jv_free(t);
+		jv_free(c);
+		jv_free(r);
+	}
+	return rc;
+}
+
+static void
+free_map(void)
+{
+	size_t i;
+
+	for (i = 0; i < map.ntaxes; i++)
+		jv_free(map.taxes[i].out);
+	free(map.taxes);
+	free(map.companies);
+	free(map.rules);
+	if (jv_is_valid(map.doc))
+		jv_free(map.doc);
+}
+
+/* ---- matching ---- */
+
+static int
+in_list(jv list, const char *s)
+{
+	int found = 0;
+
+	if (jv_get_kind(list) != JV_KIND_ARRAY)
+		return 1; /* null: any */
+	if (s == NULL)
+		return 0;
+	jv_array_foreach(list, i, x)
+	{
+		if (strcmp(jv_string_value(x), s) == 0)
+			found = 1;
+		jv_free(x);
+	}
+	return found;
+}
+
+static int
+same(const char *want, const char *have)
+{
+	return want == NULL || (have != NULL && strcmp(want, have) == 0);
+}
+
+static int
+find_company(const char *shop, const char *country)
+{
+	size_t i;
+
+	for (i = 0; i < map.ncompanies; i++)
+		if (in_list(map.companies[i].shops, shop) &&
+		    in_list(map.companies[i].countries, country))
+			return (int)i;
+	return -1;
+}
+
+/* The first rule for a tax line (title, rate), or an untaxed line. */
+static const struct rule *
+find_rule(const struct job *j, const char *title, const int64_t *rate)
+{
+	const char *company = map.companies[j->company].name;
+	size_t i;
+
+	for (i = 0; i < map.nrules; i++) {
+		const struct rule *r = &map.rules[i];
+
+		if (!same(r->company, company) || !same(r->shop, j->shop) ||
+		    !same(r->country, j->country) ||
+		    !same(r->region, j->region))
+			continue;
+		if (r->taxes_included >= 0 && r->taxes_included != j->included)
+			continue;
+		if (title == NULL) {
+			if (r->exempt)
+				return r;
+			continue;
+		}
+		if (r->exempt || strcmp(r->title, title) != 0)
+			continue;
+		if (r->has_rate && (rate == NULL || r->rate != *rate))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+static void
+unmapped(struct job *j, const char *ref, const char *title, const char *rate,
+	 const char *why)
+{
+	jv u = jv_object();
+	char where[64];
+
+	u = json_set_str(u, "ref", ref);
+	u = put(u, "title", title ? jv_string(title) : jv_null());
+	u = put(u, "rate", rate ? jv_string(rate) : jv_null());
+	u = put(u, "country", j->country ? jv_string(j->country) : jv_null());
+	u = put(u, "region", j->region ? jv_string(j->region) : jv_null());
+	u = json_set_str(u, "why", why);
+	j->unmapped = jv_array_append(j->unmapped, u);
+	if (j->country && j->region)
+		snprintf(where, sizeof(where), "%.8s/%.40s", j->country,
+			 j->region);
+	else if (j->country)
+		snprintf(where, sizeof(where), "%.8s", j->country);
+	else
+		snprintf(where, sizeof(where), "no known country");
+	if (title == NULL)
+		lacking(j, "unmapped_tax", "%s %s (%s)", ref, why, where);
+	else
+		lacking(j, "unmapped_tax",
+			"%s: tax '%.80s' at rate %.20s in %s %s", ref, title,
+			rate ? rate : "?", where, why);
+}
+
+/*
+ * Map the tax lines of one Shopify line (borrowed) into w's taxes.  An
+ * untaxed line takes an exempt rule's tax when one matches, else none;
+ * a gift card without tax lines has none.
+ */
+static void
+map_line_taxes(struct job *j, jv line, struct want *w, int gift_card)
+{
+	jv tls = json_get(line, "tax_lines");
+
+	w->ntaxes = 0;
+	if (jv_get_kind(tls) != JV_KIND_ARRAY ||
+	    jv_array_length(jv_copy(tls)) == 0) {
+		const struct rule *r =
+		    gift_card ? NULL : find_rule(j, NULL, NULL);
+
+		if (r != NULL && r->tax >= 0)
+			w->idx[w->ntaxes++] = r->tax;
+		jv_free(tls);
+		return;
+	}
+	jv_array_foreach(tls, i, tl)
+	{
+		const char *title = json_str(tl, "title");
+		const char *rate = json_str(tl, "rate");
+		const struct rule *r;
+		int64_t rv;
+		size_t k;
+
+		if (rate != NULL && parse_rate(rate, &rv) < 0) {
+			fail(j, "bad_record",
+			     "%s: tax line %d: 'rate' is not a decimal rate",
+			     w->ref, i + 1);
+			jv_free(tl);
+			break;
+		}
+		r = title ? find_rule(j, title, rate ? &rv : NULL) : NULL;
+		if (r == NULL) {
+			unmapped(j, w->ref, title, rate,
+				 "is not in the tax map");
+		} else if (map.taxes[r->tax].calc.price_include !=
+			   j->included) {
+			unmapped(j, w->ref, title, rate,
+				 j->included
+				     ? "maps to a tax not included in the "
+				       "price, but the prices include tax"
+				     : "maps to a tax included in the price, "
+				       "but the prices exclude tax");
+		} else if (w->ntaxes == ODOOTAX_MAX_LINE_TAXES) {
+			fail(j, "bad_record", "%s: too many tax lines", w->ref);
+		} else {
+			for (k = 0; k < w->ntaxes; k++)
+				if (w->idx[k] == r->tax)
+					break;
+			if (k < w->ntaxes)
+				unmapped(j, w->ref, title, rate,
+					 "maps to an Odoo tax already on the "
+					 "line");
+			else
+				w->idx[w->ntaxes++] = r->tax;
+		}
+		jv_free(tl);
+	}
+	jv_free(tls);
+}
+
+static jv
+taxes_json(const struct want *w)
+{
+	jv a = jv_array();
+	size_t k;
+
+	for (k = 0; k < w->ntaxes; k++)
+		a = jv_array_append(a, jv_copy(map.taxes[w->idx[k]].out));
+	return a;
+}
+
+/* ---- planning ---- */
+
+struct cand {
+	struct odootax_line line[2]; /* the line, and a discount line */
+	int nlines;
+	const struct odootax_tax *taxes[ODOOTAX_MAX_LINE_TAXES];
+	struct odootax_result res[2];
+	int64_t subtotal, tax; /* Σ over its lines, per-line rounding */
+};
+
+static int64_t
+scale_price(const struct job *j, int64_t minor)
+{
+	int64_t f = 1;
+	int k;
+
+	for (k = j->exp; k < j->prec.price_digits; k++)
+		f *= 10;
+	return minor * f;
+}
+
+/* Evaluate a candidate under per-line rounding.  Returns 0 or -1. */
+static int
+evaluate(const struct job *j, struct cand *c, const char **why)
+{
+	struct odootax_prec p = j->prec;
+	int k;
+
+	p.rounding = ODOOTAX_ROUND_PER_LINE;
+	c->subtotal = c->tax = 0;
+	for (k = 0; k < c->nlines; k++) {
+		if (odootax_line_compute(&p, &c->line[k], &c->res[k], why) < 0)
+			return -1;
+		c->subtotal += c->res[k].subtotal;
+		c->tax += c->res[k].tax;
+	}
+	return 0;
+}
+
+static int64_t
+distance(const struct job *j, const struct want *w, const struct cand *c)
+{
+	int64_t want_sub = j->included ? w->net - w->tax : w->net;
+	int64_t dt = c->tax - w->tax;
+	int64_t dtotal = c->subtotal + c->tax - (want_sub + w->tax);
+
+	if (dt < 0)
+		dt = -dt;
+	if (dtotal < 0)
+		dtotal = -dtotal;
+	/* The total matters most: it is what the customer paid. */
+	return dtotal * 4 + dt;
+}
+
+static jv
+plan_line(const struct job *j, const struct want *w, const char *ref,
+	  const char *role, const struct odootax_line *l,
+	  const struct odootax_result *r)
+{
+	jv x = jv_object();
+	char buf[MONEY_TEXT_MAX];
+
+	x = json_set_str(x, "ref", ref);
+	x = json_set_str(x, "role", role);
+	x = json_set_str(x, "account_role", w->account_role);
+	x = put(x, "sku", jv_copy(w->sku));
+	x = put(x, "name", jv_copy(w->name));
+	x = put(x, "quantity", jv_number((int)l->quantity));
+	trimmed(l->price_unit, j->prec.price_digits, j->exp, buf);
+	x = json_set_str(x, "price_unit", buf);
+	trimmed(l->discount, j->prec.discount_digits, 0, buf);
+	x = json_set_str(x, "discount", buf);
+	x = put(x, "taxes", taxes_json(w));
+	x = put(x, "subtotal", money_text(r->subtotal, j->exp));
+	x = put(x, "tax", money_text(r->tax, j->exp));
+	x = put(x, "total", money_text(r->total, j->exp));
+	return x;
+}
+
+/*
+ * Choose the lines for w: the price with no discount, or with the
+ * percentage that reproduces Shopify's net to the cent, or else the
+ * price and a discount line of the amount with the same taxes; whichever
+ * gives Shopify's line figures, or comes nearest.  Then add them to the
+ * move under the company's real rounding.
+ */
+static void
+plan(struct job *j, const struct want *w)
+{
+	struct cand c[8], *best = NULL;
+	int64_t gross = w->unit * w->quantity, dscale = 100, best_d = 0;
+	int nc = 0, k;
+	size_t t;
+	const char *why;
+
+	for (k = 0; k < j->prec.discount_digits; k++)
+		dscale *= 10;
+	memset(c, 0, sizeof(c));
+	if (w->quantity <= 0) {
+		/* Nothing to multiply: the net as one unit. */
+		c[nc].line[0].price_unit = scale_price(j, w->net);
+		c[nc].line[0].quantity = 1;
+		c[nc++].nlines = 1;
+	} else if (w->discount == 0) {
+		c[nc].line[0].price_unit = scale_price(j, w->unit);
+		c[nc].line[0].quantity = w->quantity;
+		c[nc++].nlines = 1;
+	} else {
+		if (gross > 0 && w->discount > 0 && w->discount <= gross) {
+			__extension__ __int128 num =
+			    (__int128)w->discount * dscale;
+			int64_t d0 = (int64_t)((num + gross / 2) / gross), d;
+			struct odootax_prec pl = j->prec;
+			int off;
+
+			/*
+			 * The percentages nearest Shopify's amount; where one
+			 * misses the net by a few cents (Shopify rounds the
+			 * discount, Odoo the discounted amount), the same
+			 * percentage and a discount line of those cents.
+			 */
+			pl.rounding = ODOOTAX_ROUND_PER_LINE;
+			for (off = 0; off < 3; off++) {
+				struct odootax_line l = {
+				    scale_price(j, w->unit), w->quantity, 0,
+				    NULL, 0};
+				struct odootax_result r;
+
+				d = d0 + (off == 1 ? -1 : off == 2 ? 1 : 0);
+				if (d < 0 || d > dscale)
+					continue;
+				l.discount = d;
+				if (odootax_line_compute(&pl, &l, &r, &why) < 0)
+					continue;
+				c[nc].line[0] = l;
+				c[nc].nlines = 1;
+				if (r.base != w->net) {
+					c[nc].line[1].price_unit =
+					    scale_price(j, w->net - r.base);
+					c[nc].line[1].quantity = 1;
+					c[nc].nlines = 2;
+				}
+				nc++;
+			}
+		}
+		c[nc].line[0].price_unit = scale_price(j, w->unit);
+		c[nc].line[0].quantity = w->quantity;
+		c[nc].line[1].price_unit = scale_price(j, -w->discount);
+		c[nc].line[1].quantity = 1;
+		c[nc++].nlines = 2;
+	}
+	for (k = 0; k < nc; k++) {
+		int64_t d;
+
+		for (t = 0; t < w->ntaxes; t++)
+			c[k].taxes[t] = &map.taxes[w->idx[t]].calc;
+		c[k].line[0].taxes = c[k].line[1].taxes = c[k].taxes;
+		c[k].line[0].ntaxes = c[k].line[1].ntaxes = w->ntaxes;
+		if (evaluate(j, &c[k], &why) < 0) {
+			fail(j, "bad_record", "%s %s", w->ref, why);
+			return;
+		}
+		d = distance(j, w, &c[k]);
+		if (best == NULL || d < best_d) {
+			best = &c[k];
+			best_d = d;
+		}
+		if (d == 0)
+			break;
+	}
+	/* The chosen lines, computed as the company will. */
+	for (k = 0; k < best->nlines; k++) {
+		struct odootax_result r;
+		char dref[96];
+
+		if (odootax_line_compute(&j->prec, &best->line[k], &r, &why) <
+			0 ||
+		    odootax_move_add(&j->move, &best->line[k], &r, &why) < 0) {
+			fail(j, "bad_record", "%s %s", w->ref, why);
+			return;
+		}
+		if (k == 0) {
+			j->plan_lines = jv_array_append(
+			    j->plan_lines, plan_line(j, w, w->ref, w->role,
+						     &best->line[k], &r));
+		} else {
+			snprintf(dref, sizeof(dref), "discount:%s",
+				 strchr(w->ref, ':') + 1);
+			j->plan_lines = jv_array_append(
+			    j->plan_lines, plan_line(j, w, dref, "discount",
+						     &best->line[k], &r));
+		}
+		j->tolerance += w->ntaxes ? (int64_t)w->ntaxes : 1;
+	}
+}
+
+/* The tax block's entry for w: its Odoo taxes and Shopify's tax. */
+static void
+record_taxes(struct job *j, const struct want *w)
+{
+	jv tl = jv_object();
+
+	tl = json_set_str(tl, "ref", w->ref);
+	tl = put(tl, "taxes", taxes_json(w));
+	tl = put(tl, "shopify_tax", money_text(w->tax, j->exp));
+	j->tax_lines = jv_array_append(j->tax_lines, tl);
+}
+
+/* Plan only while the record is whole and every tax is known. */
+static int
+ready(const struct job *j)
+{
+	return !j->failed && j->unmapped_reason == NULL;
+}
+
+/* A line without taxes: tips, duties, refund adjustments. */
+static void
+plan_plain(struct job *j, const char *ref, const char *role,
+	   const char *account_role, const char *name, int64_t amount)
+{
+	struct want w;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.ref, sizeof(w.ref), "%s", ref);
+	w.role = role;
+	w.account_role = account_role;
+	w.sku = jv_null();
+	w.name = jv_string(name);
+	w.quantity = 1;
+	w.unit = w.net = amount;
+	{
+		struct odootax_line l = {scale_price(j, amount), 1, 0, NULL, 0};
+		struct odootax_result r;
+		const char *why;
+
+		if (odootax_line_compute(&j->prec, &l, &r, &why) < 0 ||
+		    odootax_move_add(&j->move, &l, &r, &why) < 0) {
+			fail(j, "bad_record", "%s %s", ref, why);
+		} else {
+			j->plan_lines = jv_array_append(
+			    j->plan_lines, plan_line(j, &w, ref, role, &l, &r));
+			j->tolerance++;
+		}
+	}
+	jv_free(w.name);
+}
+
+/* ---- orders and refunds ---- */
+
+static jv
+address_of(jv rec)
+{
+	jv a = json_get(rec, "shipping_address");
+
+	if (jv_get_kind(a) == JV_KIND_OBJECT)
+		return a;
+	jv_free(a);
+	return json_get(rec, "billing_address");
+}
+
+/* Prepare j for rec (borrowed): currency, company, precision. */
+static void
+start(struct job *j, jv rec, const char *what, const char *name)
+{
+	const struct company *co;
+	jv incl = json_get(rec, "taxes_included");
+
+	j->what = what;
+	j->name = name;
+	j->shop = json_str(rec, "shop");
+	j->cur = json_str(rec, "currency");
+	j->included = jv_get_kind(incl) == JV_KIND_TRUE;
+	jv_free(incl);
+	j->unmapped = jv_array();
+	j->tax_lines = jv_array();
+	j->plan_lines = jv_array();
+	j->company = -1;
+	if (j->cur == NULL || (j->exp = currency_exponent(j->cur)) < 0) {
+		fail(j, "bad_record", "'currency' is not an ISO 4217 code");
+		return;
+	}
+	j->company = find_company(j->shop, j->country);
+	if (j->company < 0) {
+		unmapped(j, "company", NULL, NULL,
+			 "has no company in the tax map for its shop and "
+			 "country");
+		return;
+	}
+	co = &map.companies[j->company];
+	j->prec.currency_digits = j->exp;
+	j->prec.price_digits = co->price_digits < 0 ? j->exp : co->price_digits;
+	if (j->prec.price_digits < j->exp)
+		j->prec.price_digits = j->exp;
+	j->prec.discount_digits = co->discount_digits;
+	j->prec.rounding = co->rounding;
+	odootax_move_init(&j->move, &j->prec);
+}
+
+static void
+want_init(struct want *w, const char *kind, const char *id, const char *role,
+	  const char *account_role)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->ref, sizeof(w->ref), "%s:%.80s", kind, id ? id : "?");
+	w->role = role;
+	w->account_role = account_role;
+}
+
+/* Remember what refunds of this order need: its lines' prices and taxes. */
+static void
+remember(jv rec, const struct job *j, jv lines_seen, jv ships_seen)
+{
+	jv e = jv_object();
+
+	e = json_set_str(e, "key", json_str(rec, "key"));
+	e = put(e, "company", jv_number(j->company));
+	e = put(e, "country", j->country ? jv_string(j->country) : jv_null());
+	e = put(e, "region", j->region ? jv_string(j->region) : jv_null());
+	e = put(e, "lines", lines_seen);
+	e = put(e, "shipping", ships_seen);
+	/* Its refunds lack what it lacked. */
+	e = put(e, "unmapped", jv_copy(j->unmapped));
+	jv_free(cache[cache_next]);
+	cache[cache_next] = e;
+	cache_next = (cache_next + 1) % ORDER_CACHE;
+}
+
+static jv
+recall(const char *key)
+{
+	size_t i;
+
+	if (key == NULL)
+		return jv_invalid();
+	for (i = 0; i < ORDER_CACHE; i++) {
+		const char *k = json_str(cache[i], "key");
+
+		if (k != NULL && strcmp(k, key) == 0)
+			return jv_copy(cache[i]);
+	}
+	return jv_invalid();
+}
+
+static jv
+idx_json(const struct want *w)
+{
+	jv a = jv_array();
+	size_t k;
+
+	for (k = 0; k < w->ntaxes; k++)
+		a = jv_array_append(a, jv_number(w->idx[k]));
+	return a;
+}
+
+static void
+idx_from(struct want *w, jv a)
+{
+	w->ntaxes = 0;
+	jv_array_foreach(a, i, x)
+	{
+		if (w->ntaxes < ODOOTAX_MAX_LINE_TAXES)
+			w->idx[w->ntaxes++] = (int)jv_number_value(x);
+		jv_free(x);
+	}
+}
+
+static void
+order(struct job *j, jv rec)
+{
+	jv lines = json_get(rec, "lines"),
+	   ships = json_get(rec, "shipping_lines");
+	jv totals = json_get(rec, "totals");
+	jv lines_seen = jv_object(), ships_seen = jv_object();
+
+	if (jv_get_kind(lines) != JV_KIND_ARRAY ||
+	    jv_get_kind(ships) != JV_KIND_ARRAY ||
+	    jv_get_kind(totals) != JV_KIND_OBJECT)
+		fail(j, "bad_record",
+		     "'lines', 'shipping_lines' or 'totals' is missing");
+	j->shopify_tax = amount(j, totals, "tax", "totals: ");
+	j->shopify_total = amount(j, totals, "total", "totals: ");
+	jv_array_foreach(lines, i, l)
+	{
+		struct want w;
+		jv gc = json_get(l, "gift_card"), seen = jv_object();
+		int gift = jv_get_kind(gc) == JV_KIND_TRUE;
+
+		(void)i;
+		jv_free(gc);
+		want_init(&w, "line", json_str(l, "id"),
+			  gift ? "gift_card" : "product",
+			  gift ? "gift_card_liability" : "revenue");
+		if (json_str(l, "id") == NULL)
+			fail(j, "bad_record", "a line has no 'id'");
+		w.sku = json_get(l, "sku");
+		w.name = json_get(l, "name");
+		w.quantity = whole(j, l, "quantity", "");
+		w.unit = amount(j, l, "unit_price", "");
+		w.discount = amount(j, l, "discount", "");
+		w.net = amount(j, l, "net", "");
+		w.tax = amount(j, l, "tax", "");
+		if (!j->failed && w.unit * w.quantity - w.discount != w.net)
+			fail(j, "bad_record",
+			     "%s: 'net' is not unit_price x quantity - "
+			     "discount",
+			     w.ref);
+		map_line_taxes(j, l, &w, gift);
+		seen = json_set_str(seen, "unit_price",
+				    json_str(l, "unit_price")
+					? json_str(l, "unit_price")
+					: "0");
+		seen = put(seen, "gift_card", jv_bool(gift));
+		seen = put(seen, "sku", jv_copy(w.sku));
+		seen = put(seen, "name", jv_copy(w.name));
+		seen = put(seen, "taxes", idx_json(&w));
+		if (json_str(l, "id") != NULL)
+			lines_seen = jv_object_set(
+			    lines_seen, jv_string(json_str(l, "id")), seen);
+		else
+			jv_free(seen);
+		record_taxes(j, &w);
+		if (ready(j))
+			plan(j, &w);
+		jv_free(w.sku);
+		jv_free(w.name);
+		jv_free(l);
+	}
+	jv_array_foreach(ships, i, s)
+	{
+		struct want w;
+		jv seen = jv_object();
+
+		(void)i;
+		want_init(&w, "shipping", json_str(s, "id"), "shipping",
+			  "shipping");
+		if (json_str(s, "id") == NULL)
+			fail(j, "bad_record", "a shipping line has no 'id'");
+		w.sku = jv_null();
+		w.name = json_get(s, "title");
+		w.quantity = 1;
+		w.unit = amount(j, s, "price", "");
+		w.discount = amount(j, s, "discount", "");
+		w.net = amount(j, s, "net", "");
+		w.tax = amount(j, s, "tax", "");
+		if (!j->failed && w.unit - w.discount != w.net)
+			fail(j, "bad_record",
+			     "%s: 'net' is not price - discount", w.ref);
+		map_line_taxes(j, s, &w, 0);
+		seen = put(seen, "name", jv_copy(w.name));
+		seen = put(seen, "taxes", idx_json(&w));
+		if (json_str(s, "id") != NULL)
+			ships_seen = jv_object_set(
+			    ships_seen, jv_string(json_str(s, "id")), seen);
+		else
+			jv_free(seen);
+		record_taxes(j, &w);
+		if (ready(j))
+			plan(j, &w);
+		jv_free(w.sku);
+		jv_free(w.name);
+		jv_free(s);
+	}
+	{
+		int64_t tip = amount(j, totals, "tip", "totals: ");
+		int64_t duties = amount(j, totals, "duties", "totals: ");
+
+		if (tip != 0 && ready(j))
+			plan_plain(j, "tip", "tip", "tip", "Tip", tip);
+		if (duties != 0 && ready(j))
+			plan_plain(j, "duties", "duty", "duties", "Duties",
+				   duties);
+	}
+	if (j->company >= 0 && !j->failed)
+		remember(rec, j, lines_seen, ships_seen);
+	else {
+		jv_free(lines_seen);
+		jv_free(ships_seen);
+	}
+	jv_free(lines);
+	jv_free(ships);
+	jv_free(totals);
+}
+
+static void
+unknown_line(struct job *j, const char *ref, const char *what)
+{
+	jv u = jv_object();
+
+	u = json_set_str(u, "ref", ref);
+	u = json_set_str(u, "why", "its order has no such line");
+	j->unmapped = jv_array_append(j->unmapped, u);
+	lacking(j, "unmapped_tax",
+		"%s: its order has no such %s, so its taxes are unknown", ref,
+		what);
+}
+
+static void
+refund(struct job *j, jv rec, jv seen)
+{
+	jv lines = json_get(rec, "lines"), ships = json_get(rec, "shipping");
+	jv adjs = json_get(rec, "adjustments");
+	jv seen_lines = json_get(seen, "lines");
+	jv seen_ships = json_get(seen, "shipping");
+
+	if (jv_get_kind(lines) != JV_KIND_ARRAY ||
+	    jv_get_kind(ships) != JV_KIND_ARRAY ||
+	    jv_get_kind(adjs) != JV_KIND_ARRAY)
+		fail(j, "bad_record",
+		     "'lines', 'shipping' or 'adjustments' is missing");
+	jv_array_foreach(lines, i, l)
+	{
+		struct want w;
+		const char *lid = json_str(l, "line_item_id"), *why;
+		jv o = lid ? json_get(seen_lines, lid) : jv_invalid();
+		const char *up = json_str(o, "unit_price");
+		int gift = 0;
+
+		(void)i;
+		if (jv_get_kind(o) == JV_KIND_OBJECT) {
+			jv gc = json_get(o, "gift_card");
+
+			gift = jv_get_kind(gc) == JV_KIND_TRUE;
+			jv_free(gc);
+		}
+		want_init(&w, "line", lid, gift ? "gift_card" : "product",
+			  gift ? "gift_card_liability" : "revenue");
+		w.sku = json_get(o, "sku");
+		w.name = json_get(o, "name");
+		if (!jv_is_valid(w.sku))
+			w.sku = jv_null();
+		if (!jv_is_valid(w.name))
+			w.name = jv_null();
+		w.quantity = whole(j, l, "quantity", "");
+		w.net = amount(j, l, "subtotal", "");
+		w.tax = amount(j, l, "tax", "");
+		if (jv_get_kind(o) != JV_KIND_OBJECT || up == NULL) {
+			unknown_line(j, w.ref, "line");
+		} else if (money_parse(up, strlen(up), j->exp, &w.unit, &why) <
+			   0) {
+			fail(j, "bad_record", "%s: unit price %s", w.ref, why);
+		} else {
+			jv taxes = json_get(o, "taxes");
+
+			idx_from(&w, taxes);
+			jv_free(taxes);
+			w.discount = w.unit * w.quantity - w.net;
+			if (w.discount < 0 && w.quantity > 0) {
+				/* More back than the price: plain net. */
+				w.unit = w.net;
+				w.quantity = 0;
+				w.discount = 0;
+			}
+		}
+		j->shopify_tax += w.tax;
+		j->shopify_total += w.net + (j->included ? 0 : w.tax);
+		record_taxes(j, &w);
+		if (ready(j))
+			plan(j, &w);
+		jv_free(w.sku);
+		jv_free(w.name);
+		jv_free(o);
+		jv_free(l);
+	}
+	jv_array_foreach(ships, i, s)
+	{
+		struct want w;
+		const char *sid = json_str(s, "shipping_line_id");
+		jv o = sid ? json_get(seen_ships, sid) : jv_invalid();
+
+		(void)i;
+		want_init(&w, "shipping", sid, "shipping", "shipping");
+		w.sku = jv_null();
+		w.name = json_get(o, "name");
+		if (!jv_is_valid(w.name))
+			w.name = jv_string("Shipping");
+		w.quantity = 1;
+		w.unit = w.net = amount(j, s, "amount", "shipping: ");
+		w.tax = amount(j, s, "tax", "shipping: ");
+		if (jv_get_kind(o) != JV_KIND_OBJECT) {
+			unknown_line(j, w.ref, "shipping line");
+		} else {
+			jv taxes = json_get(o, "taxes");
+
+			idx_from(&w, taxes);
+			jv_free(taxes);
+		}
+		j->shopify_tax += w.tax;
+		j->shopify_total += w.net + (j->included ? 0 : w.tax);
+		record_taxes(j, &w);
+		if (ready(j))
+			plan(j, &w);
+		jv_free(w.name);
+		jv_free(o);
+		jv_free(s);
+	}
+	jv_array_foreach(adjs, i, a)
+	{
+		/*
+		 * Shopify writes order adjustments from the order's side: a
+		 * shipping refund of 5.00 is -5.00.  The credit note carries
+		 * the opposite, without taxes (its tax is not itemised).
+		 */
+		int64_t amt = amount(j, a, "amount", "adjustment: ");
+		int64_t tax = amount(j, a, "tax", "adjustment: ");
+		int64_t back = -(amt + (j->included ? 0 : tax));
+		char ref[96];
+		const char *kind = json_str(a, "kind");
+
+		(void)i;
+		snprintf(ref, sizeof(ref), "adjustment:%.80s",
+			 json_str(a, "id") ? json_str(a, "id") : "?");
+		j->shopify_total += back;
+		if (ready(j))
+			plan_plain(j, ref, "adjustment", "refund_adjustment",
+				   kind && strcmp(kind, "shipping_refund") == 0
+				       ? "Shipping refund"
+				       : "Refund adjustment",
+				   back);
+		jv_free(a);
+	}
+	jv_free(seen_lines);
+	jv_free(seen_ships);
+	jv_free(lines);
+	jv_free(ships);
+	jv_free(adjs);
+}
+
+/* The tax block and the plan, added to rec (consumed); returns rec. */
+static jv
+finish(struct job *j, jv rec, int is_refund)
+{
+	jv tax = jv_object(), planj = jv_null();
+	const struct company *co =
+	    j->company >= 0 ? &map.companies[j->company] : NULL;
+	const char *rm = co == NULL ? NULL
+			 : co->rounding == ODOOTAX_ROUND_GLOBALLY
+			     ? "round_globally"
+			     : "round_per_line";
+
+	tax = json_set_str(tax, "map", map.hash);
+	tax = put(tax, "company", co ? jv_string(co->name) : jv_null());
+	tax = put(tax, "rounding_method", rm ? jv_string(rm) : jv_null());
+	tax = put(tax, "shopify_tax", money_text(j->shopify_tax, j->exp));
+	tax = put(tax, "shopify_total", money_text(j->shopify_total, j->exp));
+	tax = put(tax, "lines", jv_copy(j->tax_lines));
+	if (jv_array_length(jv_copy(j->unmapped)) > 0) {
+		tax = json_set_str(tax, "status", "unmapped");
+		tax = put(tax, "odoo_tax", jv_null());
+		tax = put(tax, "odoo_total", jv_null());
+		tax = put(tax, "difference", jv_null());
+		tax = put(tax, "tax_difference", jv_null());
+		tax = put(tax, "unmapped", jv_copy(j->unmapped));
+	} else {
+		int64_t untaxed, otax, ototal, diff, tax_diff;
+		const char *status, *why, *date;
+
+		if (odootax_move_totals(&j->move, &untaxed, &otax, &ototal,
+					&why) < 0) {
+			fail(j, "bad_record", "the invoice %s", why);
+			return rec;
+		}
+		/*
+		 * exact: Odoo gives Shopify's tax and total.  rounding: it
+		 * misses by no more than rounding explains (a minor unit a
+		 * line and tax); a rounding line makes up a total that
+		 * differs, a tax split that differs stays as Odoo makes it.
+		 * mismatch: more than rounding explains; no line hides it.
+		 */
+		diff = j->shopify_total - ototal;
+		tax_diff = j->shopify_tax - otax;
+		if (diff == 0 && tax_diff == 0)
+			status = "exact";
+		else if (diff <= j->tolerance && diff >= -j->tolerance &&
+			 tax_diff <= j->tolerance && tax_diff >= -j->tolerance)
+			status = "rounding";
+		else
+			status = "mismatch";
+		tax = json_set_str(tax, "status", status);
+		tax = put(tax, "odoo_tax", money_text(otax, j->exp));
+		tax = put(tax, "odoo_total", money_text(ototal, j->exp));
+		tax = put(tax, "difference", money_text(diff, j->exp));
+		tax = put(tax, "tax_difference", money_text(tax_diff, j->exp));
+		if (strcmp(status, "rounding") == 0 && diff != 0) {
+			plan_plain(j, "rounding", "rounding", "rounding",
+				   "Rounding difference with Shopify", diff);
+			untaxed += diff;
+			ototal += diff;
+		}
+		planj = jv_object();
+		planj = json_set_str(planj, "move_type",
+				     is_refund ? "out_refund" : "out_invoice");
+		planj = json_set_str(planj, "company", co->name);
+		planj = json_set_str(planj, "currency", j->cur);
+		date = json_str(rec, "processed_at");
+		if (date == NULL)
+			date = json_str(rec, "created_at");
+		planj =
+		    put(planj, "date",
+			date && strlen(date) >= 10 ? jv_string_sized(date, 10)
+						   : jv_null());
+		planj = json_set_str(planj, "rounding_method", rm);
+		planj = put(planj, "lines", jv_copy(j->plan_lines));
+		planj = put(planj, "untaxed", money_text(untaxed, j->exp));
+		planj = put(planj, "tax", money_text(otax, j->exp));
+		planj = put(planj, "total", money_text(ototal, j->exp));
+	}
+	rec = put(rec, "tax", tax);
+	rec = put(rec, "invoice_plan", planj);
+	return rec;
+}
+
+static void
+job_release(struct job *j)
+{
+	jv_free(j->unmapped);
+	jv_free(j->tax_lines);
+	jv_free(j->plan_lines);
+}
+
+/* Set the jurisdiction of j from an address or a remembered order. */
+static void
+jurisdiction(struct job *j, jv from, int remembered)
+{
+	jv a = remembered ? jv_copy(from) : address_of(from);
+
+	j->country = json_str(a, remembered ? "country" : "country_code");
+	j->region = json_str(a, remembered ? "region" : "province_code");
+	jv_free(a); /* the strings stay alive in from */
+}
+
+/*
+ * Enrich one order or refund (rec consumed).  Returns the record to
+ * write, or jv_invalid() with the reason in j.
+ */
+static jv
+enrich(struct job *j, jv rec, int is_refund)
+{
+	const char *name = json_str(rec, "name");
+	jv seen = jv_invalid();
+
+	memset(j, 0, sizeof(*j));
+	if (is_refund) {
+		seen = recall(json_str(rec, "order_key"));
+		name = json_str(rec, "id");
+		if (jv_is_valid(seen))
+			jurisdiction(j, seen, 1);
+	} else {
+		jurisdiction(j, rec, 0);
+	}
+	if (name == NULL)
+		name = json_str(rec, "id");
+	start(j, rec, is_refund ? "refund" : "order", name);
+	if (is_refund && !jv_is_valid(seen) && !j->failed) {
+		jv u = jv_object();
+
+		/* Which company would only be a guess. */
+		j->company = -1;
+		u = json_set_str(u, "ref", "order");
+		u = json_set_str(u, "why",
+				 "its order was not earlier in the input");
+		j->unmapped = jv_array_append(j->unmapped, u);
+		lacking(j, "order_not_seen",
+			"its order '%.80s' was not earlier in the input, so "
+			"its taxes are unknown",
+			json_str(rec, "order_key") ? json_str(rec, "order_key")
+						   : "?");
+	}
+	if (is_refund && jv_is_valid(seen) && !j->failed) {
+		jv u = json_get(seen, "unmapped");
+
+		if (jv_array_length(jv_copy(u)) > 0) {
+			jv_free(j->unmapped);
+			j->unmapped = jv_copy(u);
+			lacking(j, "unmapped_tax",
+				"its order '%.80s' has taxes the tax map "
+				"lacks",
+				json_str(rec, "order_key"));
+		}
+		jv_free(u);
+	}
+	if (!j->failed && j->company >= 0) {
+		if (is_refund)
+			refund(j, rec, seen);
+		else
+			order(j, rec);
+	}
+	jv_free(seen);
+	if (!j->failed && j->unmapped_reason != NULL && !pass_unmapped) {
+		j->failed = 1;
+		j->reason = j->unmapped_reason;
+		memcpy(j->detail, j->unmapped_detail, sizeof(j->detail));
+	}
+	if (!j->failed)
+		rec = finish(j, rec, is_refund);
+	job_release(j);
+	if (j->failed) {
+		jv_free(rec);
+		return jv_invalid();
+	}
+	return rec;
+}
+
+static void
+process(struct stage *st, const char *line, size_t len, const char *file,
+	unsigned long lineno, int *io_error)
+{
+	jv rec = jv_parse_sized(line, (int)len), out;
+	const char *kind;
+	struct job j;
+	int is_refund;
+
+	st->in++;
+	if (!jv_is_valid(rec)) {
+		jv_free(rec);
+		counters_add(&st->in_kind, "(not json)");
+		stage_reject(st, file, lineno, line, len, "bad_json",
+			     "not JSON");
+		return;
+	}
+	if (jv_get_kind(rec) != JV_KIND_OBJECT ||
+	    (kind = json_str(rec, "kind")) == NULL) {
+		counters_add(&st->in_kind, "(no kind)");
+		stage_reject(st, file, lineno, line, len, "not_record",
+			     "not a record: expected an object with a 'kind'");
+		jv_free(rec);
+		return;
+	}
+	counters_add(&st->in_kind, kind);
+	if (strcmp(kind, "order") != 0 && strcmp(kind, "refund") != 0) {
+		/* Not ours: pass it through, byte for byte. */
+		counters_add(&st->out_kind, kind);
+		st->out++;
+		st->passed++;
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+		jv_free(rec);
+		return;
+	}
+	is_refund = kind[0] == 'r';
+	out = enrich(&j, rec, is_refund);
+	if (!jv_is_valid(out)) {
+		stage_reject(st, file, lineno, line, len, j.reason, j.detail);
+		return;
+	}
+	counters_add(&st->out_kind, is_refund ? "refund" : "order");
+	st->out++;
+	if (json_emit(stdout, out) < 0)
+		*io_error = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: enrich-tax --map FILE [--unmapped reject|pass] "
+		   "[--rejects FILE]\n"
+		   "                  [--stats FILE] [FILE ...]\n"
+		   "       enrich-tax --help | --version\n"
+		   "Canonical records in (stdin or FILEs, .gz read "
+		   "transparently); orders and refunds\n"
+		   "out with a 'tax' block and an 'invoice_plan'.\n"
+		   "Exit: 0 ok, 64 usage, 65 records rejected, 66 cannot open "
+		   "input, 74 I/O error,\n"
+		   "      78 the tax map is wrong.\n");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"map", required_argument, NULL, 'm'},
+	    {"unmapped", required_argument, NULL, 'u'},
+	    {"rejects", required_argument, NULL, 'r'},
+	    {"stats", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *rejects = NULL, *stats = NULL, *mapfile = NULL, *line;
+	struct ndjson_reader rd;
+	struct stage st;
+	int ch, rc, status = 0, io_error = 0;
+	size_t len, i;
+
+	msg_init("enrich-tax");
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			mapfile = optarg;
+			break;
+		case 'u':
+			if (strcmp(optarg, "pass") == 0)
+				pass_unmapped = 1;
+			else if (strcmp(optarg, "reject") == 0)
+				pass_unmapped = 0;
+			else {
+				msg_warn("--unmapped: '%s' is not reject or "
+					 "pass",
+					 optarg);
+				usage(stderr);
+				return EX_USAGE;
+			}
+			break;
+		case 'r':
+			rejects = optarg;
+			break;
+		case 's':
+			stats = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("enrich-tax (tillroll) %s\n", TILLROLL_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (mapfile == NULL) {
+		msg_warn("--map is required");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	map.doc = jv_invalid();
+	for (i = 0; i < ORDER_CACHE; i++)
+		cache[i] = jv_null();
+	if ((rc = load_map(mapfile)) != 0) {
+		free_map();
+		return rc;
+	}
+	if ((rc = stage_init(&st, "enrich-tax", rejects, stats)) != 0) {
+		free_map();
+		return rc;
+	}
+	ndjson_reader_init(&rd, argc, argv);
+	while ((rc = ndjson_reader_next(&rd, &line, &len)) != 0) {
+		if (rc < 0) {
+			msg_warn("%s", rd.err);
+			status = exit_worst(status, rd.status);
+			continue;
+		}
+		process(&st, line, len, rd.name, rd.lineno, &io_error);
+		if (io_error)
+			break;
+	}
+	ndjson_reader_release(&rd);
+	if (fflush(stdout) != 0 || ferror(stdout) || io_error) {
+		msg_warn("write error on standard output:");
+		status = exit_worst(status, EX_IOERR);
+	}
+	status = stage_finish(&st, status);
+	for (i = 0; i < ORDER_CACHE; i++)
+		jv_free(cache[i]);
+	free_map();
+	if (fclose(stdout) != 0 && status == 0) {
+		msg_warn("write error on standard output:");
+		status = EX_IOERR;
+	}
+	return status;
+}
