@@ -9,15 +9,16 @@
 # Stage outcomes are kept in .stages/<stage> ("status start end") for
 # run.json.
 
-# The programs: TILLROLL_BIN, else beside an installed tillroll, else the
-# build tree.
+# The programs: TILLROLL_BIN, else where an installed tillroll keeps them,
+# else the build tree's bin/.
 pipeline_bin() {
 	if [ -n "${TILLROLL_BIN-}" ]; then
 		echo "$TILLROLL_BIN"
-	elif [ -x "$here/../bin/normalize" ]; then
-		(cd "$here/../bin" && pwd)
+	elif [ -x "$here/../normalize" ]; then
+		# Installed: <prefix>/libexec/tillroll/pipelines/daily.
+		(cd "$here/.." && pwd)
 	else
-		echo "$here/../libexec/tillroll"
+		(cd "$here/../bin" && pwd)
 	fi
 }
 
@@ -267,40 +268,16 @@ stage_settlement() {
 	fi
 }
 
-# match-settlement keeps an index of earlier days.  A day always starts
-# from the index it first saw (.index-base), so that a run killed after
-# the index moved on, and run again, does not take its own lines for
-# duplicates.  The shop's index is switched to the day's only when the
-# stage has finished, and never by a replay (keep_index unset).
+# match-settlement keeps the shop's index of earlier days.  It tags what
+# it adds with the day and reads only earlier days' entries, so a rerun of
+# a day killed after the index was written gives the same records again;
+# a replay reads it without writing (keep_index unset).
 stage_match() {
-	local base work
-	stage_done match-settlement 30-match-settlement.ndjson.gz && {
-		stage match-settlement 30-match-settlement.ndjson.gz -- true
-		return
-	}
-	mkdir -p "$shopdir/index.d"
-	if [ ! -e "$day/.index-base" ]; then
-		{ readlink -e "$shopdir/index" 2>/dev/null || :; } >"$day/.index-base.tmp"
-		mv -f "$day/.index-base.tmp" "$day/.index-base"
-	fi
-	base=$(cat "$day/.index-base")
-	if [ -n "${keep_index-}" ]; then
-		work=$shopdir/index.d/$date
-	else
-		work=$day/.index-replay
-	fi
-	rm -rf "$work"
-	mkdir -p "$work"
-	if [ -n "$base" ] && [ -d "$base" ]; then
-		cp -a "$base/." "$work/"
-	fi
+	local opts=(--index "$shopdir/index" --date "$date")
+	[ -n "${keep_index-}" ] || opts+=(--index-readonly)
+	mkdir -p "$shopdir/index"
 	stage match-settlement 30-match-settlement.ndjson.gz "$@" -- \
-	    "$bin/match-settlement" --index "$work" --date "$date"
-	if [ -n "${keep_index-}" ] && [ -z "$failed_stage" ]; then
-		ln -sfn "index.d/$date" "$shopdir/.index.tmp"
-		mv -Tf "$shopdir/.index.tmp" "$shopdir/index"
-	fi
-	[ -n "${keep_index-}" ] || rm -rf "$work"
+	    "$bin/match-settlement" "${opts[@]}"
 }
 
 stage_load() {
