@@ -4,6 +4,8 @@
 #   make test            run the Bats suite against bin/
 #   make asan            build with ASan+UBSan into build-asan/ and bin-asan/
 #   make test-asan       run the whole suite against bin-asan/
+#   make bench           speed and memory of each stage against its baselines
+#                        (BENCH_ORDERS=1000000 for a million orders)
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
 #   make uninstall, make clean, make format, make samples
@@ -28,6 +30,7 @@ LDLIBS = -ljq -lcsv -lz $(shell pkg-config --libs libcurl 2>/dev/null || echo -l
 PROGS = $(notdir $(basename $(wildcard src/*.c)))
 MAN1 = $(PROGS:%=src/%.1) src/tillroll.1
 MAN5 = src/tillroll-records.5
+PIPELINES = daily replay fleet report passthrough lib.sh
 
 LIBSRC = $(wildcard src/lib/*.c)
 LIBOBJ = $(LIBSRC:src/lib/%.c=$(BUILD)/lib/%.o)
@@ -66,6 +69,15 @@ $(BIN)/lib-check: $(BUILD)/tests/lib-check.o $(LIBA)
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The floor of every filter's speed, for make bench.
+$(BIN)/parse-only: $(BUILD)/tests/bench/parse-only.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# Speed and memory against their baselines, in one run (not part of test).
+bench: all $(BIN)/parse-only
+	TILLROLL_BIN=$(CURDIR)/$(BIN) tests/bench/run
 
 # Bats prints TAP; tests/run counts it and ends with "N passed, N failed".
 test: all $(BIN)/lib-check
@@ -117,6 +129,8 @@ install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/libexec/tillroll $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	cp $(PROGS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/libexec/tillroll/
+	mkdir -p $(DESTDIR)$(PREFIX)/libexec/tillroll/pipelines
+	cp $(PIPELINES:%=pipelines/%) $(DESTDIR)$(PREFIX)/libexec/tillroll/pipelines/
 	sed -e 's|@LIBEXEC@|$(PREFIX)/libexec/tillroll|' -e 's|@VERSION@|$(VERSION)|' \
 	    src/tillroll.sh >$(DESTDIR)$(PREFIX)/bin/tillroll
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/tillroll
@@ -125,6 +139,8 @@ install: all
 
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(PREFIX)/libexec/tillroll/%)
+	rm -f $(PIPELINES:%=$(DESTDIR)$(PREFIX)/libexec/tillroll/pipelines/%)
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/tillroll/pipelines
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/tillroll
 	rm -f $(DESTDIR)$(PREFIX)/bin/tillroll
 	rm -f $(MAN1:src/%=$(DESTDIR)$(PREFIX)/share/man/man1/%)
@@ -136,7 +152,7 @@ format:
 clean:
 	rm -rf build bin build-asan bin-asan tests/out demo
 
-.PHONY: all test asan test-asan demo samples deps install uninstall format clean
+.PHONY: all test asan test-asan bench demo samples deps install uninstall format clean
 .SECONDARY:
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/lib/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/lib/*.d $(BUILD)/tests/*.d $(BUILD)/tests/bench/*.d)

@@ -16,6 +16,7 @@ USAGE
 		case "${p##*/}" in tillroll|lib-check) continue ;; esac
 		echo "  ${p##*/}"
 	done
+	echo "Jobs: daily, replay, fleet, report (see tillroll(1))."
 	echo "Each program has its own --help and manual page."
 }
 
@@ -43,6 +44,11 @@ case "$prog" in
 	exit 64
 	;;
 esac
+# The jobs (daily, replay, fleet, report) live in pipelines/.
+for dir in "$libexec/pipelines" "$libexec/../pipelines"; do
+	case "$prog" in daily|replay|fleet|report) ;; *) break ;; esac
+	[ -x "$dir/$prog" ] && exec "$dir/$prog" "$@"
+done
 if [ ! -x "$libexec/$prog" ] || [ -d "$libexec/$prog" ] ||
     [ "$prog" = tillroll ] || [ "$prog" = lib-check ]; then
 	echo "tillroll: '$prog' is not a tillroll program (see tillroll --help)" >&2

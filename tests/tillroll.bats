@@ -37,10 +37,14 @@ load test_helper
 	assert_file_exists "$p/share/man/man5/tillroll-records.5"
 	run "$p/bin/tillroll" normalize --version
 	assert_success
+	run "$p/bin/tillroll" daily --help
+	assert_success
+	assert_line --index 0 --partial "usage: daily"
 	printf '%s\n' '{"kind":"x"}' | "$p/bin/tillroll" normalize --stats /dev/null >"$BATS_TEST_TMPDIR/o"
 	assert_file_not_empty "$BATS_TEST_TMPDIR/o"
 	make -s -C "$TOP" uninstall PREFIX="$p" >/dev/null
 	assert_file_not_exists "$p/libexec/tillroll/normalize"
+	assert_file_not_exists "$p/libexec/tillroll/pipelines/daily"
 	assert_file_not_exists "$p/bin/tillroll"
 	assert_file_not_exists "$p/share/man/man1/normalize.1"
 }
