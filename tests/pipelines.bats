@@ -94,8 +94,14 @@ PY
 	grep -q 'demo/payout/1194260000001' "$DAY/report.html"
 	# One CSV row per exception, with its header.
 	head -1 "$DAY/exceptions.csv" | grep -qx '"kind","key","status","amount","currency","detail"'
-	run grep -c '"rounding"' "$DAY/exceptions.csv"
-	[ "$output" -ge 1 ]
+	# As many rows as the archive holds exceptions, counted here apart.
+	local expected
+	expected=$(( $(gzip -dc "$DAY/30-match-settlement.ndjson.gz" | jq -s '
+	    [.[] | select((.kind == "payout_recon" and .status != "balanced")
+	        or (.kind == "settlement" and (.match.status | IN("matched", "not_applicable") | not)))]
+	    | length') + $(gzip -dc "$DAY/20-enrich-tax.ndjson.gz" | jq -s '
+	    [.[] | select(.tax and .tax.status != "exact")] | length') + $(cat "$DAY"/rejects/*.ndjson | wc -l) ))
+	[ "$(($(wc -l <"$DAY/exceptions.csv") - 1))" -eq "$expected" ]
 	# Prometheus textfile: every sample line is "name{labels} value".
 	run grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+\{[^}]*\} [-0-9.e+]+)$' "$DAY/metrics.prom"
 	assert_output ""
