@@ -117,9 +117,13 @@ samples: all
 	cd samples/day && ../../$(BIN)/normalize --stats /dev/null \
 	    00-extract.ndjson >10-normalize.expected.ndjson
 
+# Build: the compiler and the four libraries.  Tests and jobs: Bats and
+# its helpers, jq, python3 (the test doubles), GNU parallel, curl and
+# openssl (talking to the doubles), man-db and groff (the manual pages are
+# rendered in a test), GNU time and column (make bench).
 DEBS = build-essential pkg-config libjq-dev libcsv-dev zlib1g-dev libcurl4-openssl-dev \
 	bats bats-assert bats-support bats-file parallel jq python3 \
-	ca-certificates
+	ca-certificates curl openssl man-db groff-base time bsdextrautils
 
 deps:
 	apt-get update -qq
