@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 
@@ -291,4 +292,160 @@ http_client_release(struct http_client *c)
 	c->curl = NULL;
 	c->headers = NULL;
 	c->cacert = NULL;
+}
+
+/* A download's sink: the stream, and the first bytes kept for messages. */
+struct sink {
+	FILE *f;
+	struct http_response *res;
+	int failed;
+};
+
+#define SINK_KEEP 4096
+
+static size_t
+on_download(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *k = arg;
+	struct http_response *res = k->res;
+	size_t n = size * nmemb;
+
+	if (res->len < SINK_KEEP) {
+		size_t keep =
+		    n < SINK_KEEP - res->len ? n : SINK_KEEP - res->len;
+
+		memcpy(res->body + res->len, data, keep);
+		res->body[res->len + keep] = '\0';
+	}
+	if (fwrite(data, 1, n, k->f) != n) {
+		k->failed = 1;
+		return 0;
+	}
+	res->len += n;
+	return n;
+}
+
+int
+http_download(struct http_client *c, const char *url, FILE *f,
+	      struct http_response *res)
+{
+	char curlerr[CURL_ERROR_SIZE] = "";
+	struct sink k = {f, res, 0};
+	CURLcode rc;
+	curl_off_t retry_after = -1;
+	long start = now_ms();
+	CURL *h = c->curl;
+
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	c->failure = HTTP_OK;
+	c->err[0] = '\0';
+	c->attempts++;
+	if ((res->body = calloc(1, SINK_KEEP + 1)) == NULL) {
+		c->failure = HTTP_OTHER;
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	if (fflush(f) != 0 || ftruncate(fileno(f), 0) != 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		c->failure = HTTP_OTHER;
+		snprintf(c->err, sizeof(c->err),
+			 "cannot truncate the download file: %s",
+			 strerror(errno));
+		return -1;
+	}
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	/* A result file can be large: bound the stall, not the whole. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+			 (c->timeout_ms + 999) / 1000);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->cacert != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	rc = curl_easy_perform(h);
+	res->elapsed_ms = now_ms() - start;
+	if (rc == CURLE_OK && fflush(f) != 0)
+		k.failed = 1;
+	if (rc != CURLE_OK || k.failed) {
+		c->failure = k.failed ? HTTP_OTHER : classify(rc);
+		if (k.failed)
+			snprintf(c->err, sizeof(c->err),
+				 "cannot write the download file: %s",
+				 strerror(errno));
+		else
+			snprintf(c->err, sizeof(c->err), "%s",
+				 curlerr[0] ? curlerr : curl_easy_strerror(rc));
+		res->status = 0;
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) ==
+			CURLE_OK &&
+		    retry_after > 0)
+			res->retry_after_s = (long)retry_after;
+	}
+	if (c->log != NULL) {
+		char line[512];
+		/* The URL is signed: its query string is a credential. */
+		int n = (int)strcspn(url, "?");
+
+		if (c->failure == HTTP_OK)
+			snprintf(line, sizeof(line),
+				 "GET %.*s -> %ld, %zu bytes, %ld ms",
+				 n > 300 ? 300 : n, url, res->status, res->len,
+				 res->elapsed_ms);
+		else
+			snprintf(line, sizeof(line),
+				 "GET %.*s -> failed (%.120s), %ld ms",
+				 n > 300 ? 300 : n, url, c->err,
+				 res->elapsed_ms);
+		c->log(c->log_arg, line);
+	}
+	if (c->failure != HTTP_OK) {
+		http_response_release(res);
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_download_retrying(struct http_client *c, const char *url, FILE *f,
+		       struct http_response *res)
+{
+	long waited = 0, wait;
+	int attempt, rc, limited = 0;
+
+	for (attempt = 1;; attempt++) {
+		rc = http_download(c, url, f, res);
+		if (!http_retryable(c, rc, res))
+			return rc == 0 ? 0 : EX_UNAVAILABLE;
+		limited = rc != 0 ? c->failure == HTTP_TIMEOUT
+				  : res->status == 429 || res->status == 408;
+		if (rc == 0)
+			snprintf(c->err, sizeof(c->err), "HTTP %ld",
+				 res->status);
+		wait = http_backoff(c, attempt, res);
+		http_response_release(res);
+		if (attempt >= c->max_attempts || waited + wait > c->budget_ms)
+			break;
+		http_sleep_ms(wait);
+		waited += wait;
+		c->retries++;
+	}
+	{
+		char last[sizeof(c->err)];
+
+		snprintf(last, sizeof(last), "%s", c->err);
+		snprintf(c->err, sizeof(c->err),
+			 "gave up after %d attempts: %.200s", attempt, last);
+	}
+	return limited ? EX_TEMPFAIL : EX_UNAVAILABLE;
 }

@@ -21,6 +21,7 @@
  */
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <curl/curl.h>
 
@@ -120,6 +121,25 @@ long http_backoff(struct http_client *c, int attempt,
  */
 int http_post_retrying(struct http_client *c, const char *url, const char *body,
 		       size_t len, struct http_response *res);
+
+/*
+ * One attempt: GET url into the stream f (truncated first, so a retry
+ * starts over), for downloads such as a bulk operation's result.  The
+ * client's headers are NOT sent: such URLs are signed and served by
+ * someone else, who must not see the token.  Returns as http_post, with
+ * res->len the bytes written and res->body only the first 4 KiB (for
+ * error messages).  A write error on f fails the attempt (HTTP_OTHER).
+ */
+int http_download(struct http_client *c, const char *url, FILE *f,
+		  struct http_response *res);
+
+/*
+ * http_download with the retry policy of http_post_retrying, and the same
+ * return values.  A final status other than 200 is returned with 0, for
+ * the caller to judge.
+ */
+int http_download_retrying(struct http_client *c, const char *url, FILE *f,
+			   struct http_response *res);
 
 /* Sleep ms milliseconds (used between attempts; also for callers' own
  * throttling). */
