@@ -229,16 +229,52 @@ run_from() {
 	done
 }
 
+# The extract writes its own file beside its state, checkpointed together
+# (shopify-extract --output --state): a run killed half way resumes where
+# the file was last committed, so neither is thrown away between tries.
 stage_extract() {
+	local rc start extra=()
 	if [ -n "${extract_file-}" ]; then
 		stage extract 00-extract.ndjson.gz "$extract_file" -- "$here/passthrough"
-	else
-		local extra=()
-		[ -z "${cacert-}" ] || extra+=(--cacert "$cacert")
-		stage extract 00-extract.ndjson.gz -- "$bin/shopify-extract" \
-		    --config "$config" --since "$since" --until "$until" \
-		    --state "$shopdir/state.json" "${extra[@]}"
+		return
 	fi
+	if stage_done extract 00-extract.ndjson.gz; then
+		say "stage 'extract' is complete already, not run again"
+		return
+	fi
+	[ -z "${cacert-}" ] || extra+=(--cacert "$cacert")
+	mkdir -p "$day/rejects" "$day/stats" "$day/.stages"
+	start=$(now)
+	set +e
+	"$bin/shopify-extract" --config "$config" --since "$since" --until "$until" \
+	    --state "$day/.extract.state" --output "$day/.extract.ndjson" \
+	    --stats "$day/.extract.stats" "${extra[@]}"
+	rc=$?
+	set -e
+	if [ "$rc" -gt 128 ]; then
+		say "stage 'extract': 'shopify-extract' died of signal $((rc - 128))"
+		rc=70
+	fi
+	# The counts kept are those of the whole file: a resumed run's own
+	# stats count only what it fetched after the kill.
+	if [ "$rc" -eq 0 ]; then
+		gzip -n -6 <"$day/.extract.ndjson" >"$day/.extract.out" &&
+		    : >"$day/.extract.rejects" &&
+		    jq -r .kind "$day/.extract.ndjson" | LC_ALL=C sort | uniq -c |
+		    jq -cSR --slurpfile run "$day/.extract.stats" -s '
+			[split("\n")[] | select(length > 0) | capture("^ *(?<n>[0-9]+) (?<k>.*)$")
+			 | {key: .k, value: (.n | tonumber)}] | from_entries as $kinds
+			| ($kinds | add // 0) as $n
+			| $run[0] + {in: $n, out: $n, in_by_kind: $kinds, out_by_kind: $kinds,
+			    rejected: 0, dropped: 0, split: 0, passed: 0}
+			| del(.wall_ms)' >"$day/stats/extract.json" &&
+		    mv -f "$day/.extract.rejects" "$day/rejects/extract.ndjson" &&
+		    mv -f "$day/.extract.out" "$day/00-extract.ndjson.gz" &&
+		    rm -f "$day/.extract.ndjson" "$day/.extract.state" "$day/.extract.stats" ||
+		    rc=74
+	fi
+	echo "$rc $start $(now)" >"$day/.stages/extract"
+	step extract "$rc"
 }
 
 # The gateway files waiting in the inbox are copied into the day as
