@@ -2336,10 +2336,9 @@ main(int argc, char *argv[])
 		}
 	}
 	fclose(spool);
-	if (fflush(stdout) != 0 || ferror(stdout) || io_error) {
-		msg_warn("write error on standard output:");
+	if (io_error && !ferror(stdout))
 		status = exit_worst(status, EX_IOERR);
-	}
+	status = stage_flush_stdout(status);
 	if (warned > MAX_WARNINGS)
 		msg_warn("%d more problems not shown", warned - MAX_WARNINGS);
 	if (((fail_on & FAIL_UNBALANCED) && (n_unbalanced || n_overdue)) ||
@@ -2356,9 +2355,5 @@ main(int argc, char *argv[])
 	release_all();
 	if (lock_fd >= 0)
 		close(lock_fd);
-	if (fclose(stdout) != 0 && status == 0) {
-		msg_warn("write error on standard output:");
-		status = EX_IOERR;
-	}
-	return status;
+	return stage_close_stdout(status);
 }

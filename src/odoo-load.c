@@ -3322,15 +3322,9 @@ main(int argc, char *argv[])
 	if (verbose || getenv("ODOO_LOAD_CALLS"))
 		msg_warn("%lu calls, %lu bytes, %zu records", O.calls, O.bytes,
 			 nrecs);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		msg_warn("write error on standard output:");
-		status = exit_worst(status, EX_IOERR);
-	}
+	status = stage_flush_stdout(status);
 	status = stage_finish(&ST, status);
-	if (fclose(stdout) != 0 && status == 0) {
-		msg_warn("write error on standard output:");
-		status = EX_IOERR;
-	}
+	status = stage_close_stdout(status);
 	for (i = 0; i < nrecs; i++) {
 		jv_free(recs[i].v);
 		jv_free(recs[i].odoo);

@@ -896,15 +896,9 @@ main(int argc, char *argv[])
 		status = extract(NULL, fmt, &io_error);
 	for (i = 0; i < argc && !io_error; i++)
 		status = exit_worst(status, extract(argv[i], fmt, &io_error));
-	if (fflush(stdout) != 0 || ferror(stdout) || io_error) {
-		msg_warn("write error on standard output:");
-		status = exit_worst(status, EX_IOERR);
-	}
+	/* io_error is a failed write to stdout, which ferror remembers. */
+	status = stage_flush_stdout(status);
 	status = stage_finish(&st, status);
 	free((char *)shop_json);
-	if (fclose(stdout) != 0 && status == 0) {
-		msg_warn("write error on standard output:");
-		status = EX_IOERR;
-	}
-	return status;
+	return stage_close_stdout(status);
 }

@@ -8,6 +8,7 @@
 
 #include "json.h"
 #include "msg.h"
+#include "ndjson.h"
 #include "stage.h"
 
 int
@@ -217,5 +218,49 @@ stage_finish(struct stage *s, int status)
 	counters_release(&s->out_kind);
 	counters_release(&s->reasons);
 	counters_release(&s->drops);
+	return status;
+}
+
+int
+stage_read(struct stage *s, int n, char *const paths[], stage_line_fn *fn)
+{
+	struct ndjson_reader rd;
+	const char *line;
+	size_t len;
+	int rc, status = 0;
+
+	ndjson_reader_init(&rd, n, paths);
+	while ((rc = ndjson_reader_next(&rd, &line, &len)) != 0) {
+		if (rc < 0) {
+			msg_warn("%s", rd.err);
+			status = exit_worst(status, rd.status);
+			continue;
+		}
+		if (fn(s, line, len, rd.name, rd.lineno) < 0) {
+			status = exit_worst(status, EX_IOERR);
+			break;
+		}
+	}
+	ndjson_reader_release(&rd);
+	return status;
+}
+
+int
+stage_flush_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		msg_warn("write error on standard output:");
+		status = exit_worst(status, EX_IOERR);
+	}
+	return status;
+}
+
+int
+stage_close_stdout(int status)
+{
+	if (fclose(stdout) != 0 && status == 0) {
+		msg_warn("write error on standard output:");
+		status = EX_IOERR;
+	}
 	return status;
 }

@@ -83,4 +83,35 @@ void stage_reject(struct stage *s, const char *file, unsigned long line,
  */
 int stage_finish(struct stage *s, int status);
 
+/*
+ * The work a filter does on one input line, called by stage_read: the
+ * line (len bytes, NUL-terminated, valid until the next call), the input
+ * it came from and its line number there.  Returns 0 to go on, or -1 to
+ * stop reading (standard output failed).
+ */
+typedef int stage_line_fn(struct stage *s, const char *line, size_t len,
+    const char *file, unsigned long lineno);
+
+/*
+ * Read the n files of paths (stdin when n is 0, "-" is stdin too), gzip
+ * or not, and hand every non-blank line to fn.  An input that cannot be
+ * opened or read is reported ("<prog>: cannot open 'x': ...") and the
+ * next is read, as the filters of sbase go on past a bad file.  Returns
+ * 0, or the worst status of the inputs (EX_NOINPUT, EX_IOERR), or
+ * EX_IOERR when fn stopped the reading.
+ */
+int stage_read(struct stage *s, int n, char *const paths[], stage_line_fn *fn);
+
+/*
+ * Check that everything written to stdout reached it (fflush, ferror),
+ * saying so when not; returns status made worse by EX_IOERR then.  Call
+ * before stage_finish, so that the stats record it.
+ */
+int stage_flush_stdout(int status);
+
+/*
+ * Close stdout at the very end; a failure makes a status of 0 EX_IOERR.
+ */
+int stage_close_stdout(int status);
+
 #endif
