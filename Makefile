@@ -113,6 +113,7 @@ samples: all
 	@mkdir -p samples/day
 	$(BIN)/gen-day --seed 20261126 --orders 40 --date 2026-11-26 \
 	    --shop demo --facts samples/day/facts.ndjson \
+	    --paypal-srf samples/settlement/STL-20261127.01.009.CSV \
 	    >samples/day/00-extract.ndjson
 	cd samples/day && ../../$(BIN)/normalize --stats /dev/null \
 	    00-extract.ndjson >10-normalize.expected.ndjson

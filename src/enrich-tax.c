@@ -12,9 +12,11 @@
  *
  * A tax no rule of the map knows rejects the record (65) with the tax's
  * title, rate and jurisdiction, so that finance can extend the map;
- * --unmapped pass lets it through marked instead.  A refund takes its
- * taxes from its order, which normalize writes just before it; the last
- * ORDER_CACHE orders are remembered, so memory stays flat.
+ * --unmapped pass lets it through marked instead.  A refund is planned
+ * from itself alone: normalize copies onto it what it needs of its order
+ * (the jurisdiction, and each refunded line's price and tax lines), so
+ * that each record is enriched on its own and a day split with parallel
+ * --pipe gives what one process gives.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -29,14 +31,12 @@
 #include "json.h"
 #include "money.h"
 #include "msg.h"
-#include "ndjson.h"
 #include "odootax.h"
 #include "sha256.h"
 #include "stage.h"
 
 #define MAP_FORMAT 1
-#define RATE_DIGITS 6	/* a Shopify rate: 0.0625, 0.000125 */
-#define ORDER_CACHE 256 /* orders remembered for their refunds */
+#define RATE_DIGITS 6 /* a Shopify rate: 0.0625, 0.000125 */
 
 /* An Odoo tax the map names. */
 struct tax {
@@ -77,10 +77,6 @@ static struct {
 } map;
 
 static int pass_unmapped; /* --unmapped pass */
-
-/* The orders remembered for their refunds: a ring. */
-static jv cache[ORDER_CACHE];
-static size_t cache_next;
 
 /* The state of one record's enrichment; the first error sticks. */
 struct job {
@@ -1112,71 +1108,12 @@ want_init(struct want *w, const char *kind, const char *id, const char *role,
 	w->account_role = account_role;
 }
 
-/* Remember what refunds of this order need: its lines' prices and taxes. */
-static void
-remember(jv rec, const struct job *j, jv lines_seen, jv ships_seen)
-{
-	jv e = jv_object();
-
-	e = json_set_str(e, "key", json_str(rec, "key"));
-	e = put(e, "company", jv_number(j->company));
-	e = put(e, "country", j->country ? jv_string(j->country) : jv_null());
-	e = put(e, "region", j->region ? jv_string(j->region) : jv_null());
-	e = put(e, "lines", lines_seen);
-	e = put(e, "shipping", ships_seen);
-	/* Its refunds lack what it lacked. */
-	e = put(e, "unmapped", jv_copy(j->unmapped));
-	jv_free(cache[cache_next]);
-	cache[cache_next] = e;
-	cache_next = (cache_next + 1) % ORDER_CACHE;
-}
-
-static jv
-recall(const char *key)
-{
-	size_t i;
-
-	if (key == NULL)
-		return jv_invalid();
-	for (i = 0; i < ORDER_CACHE; i++) {
-		const char *k = json_str(cache[i], "key");
-
-		if (k != NULL && strcmp(k, key) == 0)
-			return jv_copy(cache[i]);
-	}
-	return jv_invalid();
-}
-
-static jv
-idx_json(const struct want *w)
-{
-	jv a = jv_array();
-	size_t k;
-
-	for (k = 0; k < w->ntaxes; k++)
-		a = jv_array_append(a, jv_number(w->idx[k]));
-	return a;
-}
-
-static void
-idx_from(struct want *w, jv a)
-{
-	w->ntaxes = 0;
-	jv_array_foreach(a, i, x)
-	{
-		if (w->ntaxes < ODOOTAX_MAX_LINE_TAXES)
-			w->idx[w->ntaxes++] = (int)jv_number_value(x);
-		jv_free(x);
-	}
-}
-
 static void
 order(struct job *j, jv rec)
 {
 	jv lines = json_get(rec, "lines"),
 	   ships = json_get(rec, "shipping_lines");
 	jv totals = json_get(rec, "totals");
-	jv lines_seen = jv_object(), ships_seen = jv_object();
 
 	if (jv_get_kind(lines) != JV_KIND_ARRAY ||
 	    jv_get_kind(ships) != JV_KIND_ARRAY ||
@@ -1188,7 +1125,7 @@ order(struct job *j, jv rec)
 	jv_array_foreach(lines, i, l)
 	{
 		struct want w;
-		jv gc = json_get(l, "gift_card"), seen = jv_object();
+		jv gc = json_get(l, "gift_card");
 		int gift = jv_get_kind(gc) == JV_KIND_TRUE;
 
 		(void)i;
@@ -1211,19 +1148,6 @@ order(struct job *j, jv rec)
 			     "discount",
 			     w.ref);
 		map_line_taxes(j, l, &w, gift);
-		seen = json_set_str(seen, "unit_price",
-				    json_str(l, "unit_price")
-					? json_str(l, "unit_price")
-					: "0");
-		seen = put(seen, "gift_card", jv_bool(gift));
-		seen = put(seen, "sku", jv_copy(w.sku));
-		seen = put(seen, "name", jv_copy(w.name));
-		seen = put(seen, "taxes", idx_json(&w));
-		if (json_str(l, "id") != NULL)
-			lines_seen = jv_object_set(
-			    lines_seen, jv_string(json_str(l, "id")), seen);
-		else
-			jv_free(seen);
 		record_taxes(j, &w);
 		if (ready(j))
 			plan(j, &w);
@@ -1234,7 +1158,6 @@ order(struct job *j, jv rec)
 	jv_array_foreach(ships, i, s)
 	{
 		struct want w;
-		jv seen = jv_object();
 
 		(void)i;
 		want_init(&w, "shipping", json_str(s, "id"), "shipping",
@@ -1252,13 +1175,6 @@ order(struct job *j, jv rec)
 			fail(j, "bad_record",
 			     "%s: 'net' is not price - discount", w.ref);
 		map_line_taxes(j, s, &w, 0);
-		seen = put(seen, "name", jv_copy(w.name));
-		seen = put(seen, "taxes", idx_json(&w));
-		if (json_str(s, "id") != NULL)
-			ships_seen = jv_object_set(
-			    ships_seen, jv_string(json_str(s, "id")), seen);
-		else
-			jv_free(seen);
 		record_taxes(j, &w);
 		if (ready(j))
 			plan(j, &w);
@@ -1276,37 +1192,36 @@ order(struct job *j, jv rec)
 			plan_plain(j, "duties", "duty", "duties", "Duties",
 				   duties);
 	}
-	if (j->company >= 0 && !j->failed)
-		remember(rec, j, lines_seen, ships_seen);
-	else {
-		jv_free(lines_seen);
-		jv_free(ships_seen);
-	}
 	jv_free(lines);
 	jv_free(ships);
 	jv_free(totals);
 }
 
+/*
+ * A refund without what normalize copies onto it from its order: it came
+ * without its order (a REST refund alone, or a record normalize wrote
+ * before it copied them), or its order has no such line.  ref is the
+ * line's, or NULL for the refund's own.
+ */
 static void
-unknown_line(struct job *j, const char *ref, const char *what)
+order_data_missing(struct job *j, const char *ref, const char *field,
+		   const char *why)
 {
 	jv u = jv_object();
 
-	u = json_set_str(u, "ref", ref);
-	u = json_set_str(u, "why", "its order has no such line");
+	u = json_set_str(u, "ref", ref ? ref : "order");
+	u = json_set_str(u, "why", why);
 	j->unmapped = jv_array_append(j->unmapped, u);
-	lacking(j, "unmapped_tax",
-		"%s: its order has no such %s, so its taxes are unknown", ref,
-		what);
+	lacking(j, "order_data_missing",
+		"%s%sthe refund has no '%s' (%s), so its taxes are unknown",
+		ref ? ref : "", ref ? ": " : "", field, why);
 }
 
 static void
-refund(struct job *j, jv rec, jv seen)
+refund(struct job *j, jv rec)
 {
 	jv lines = json_get(rec, "lines"), ships = json_get(rec, "shipping");
 	jv adjs = json_get(rec, "adjustments");
-	jv seen_lines = json_get(seen, "lines");
-	jv seen_ships = json_get(seen, "shipping");
 
 	if (jv_get_kind(lines) != JV_KIND_ARRAY ||
 	    jv_get_kind(ships) != JV_KIND_ARRAY ||
@@ -1317,7 +1232,8 @@ refund(struct job *j, jv rec, jv seen)
 	{
 		struct want w;
 		const char *lid = json_str(l, "line_item_id"), *why;
-		jv o = lid ? json_get(seen_lines, lid) : jv_invalid();
+		/* The order's line, as normalize copied it. */
+		jv o = json_get(l, "line_item");
 		const char *up = json_str(o, "unit_price");
 		int gift = 0;
 
@@ -1340,15 +1256,14 @@ refund(struct job *j, jv rec, jv seen)
 		w.net = amount(j, l, "subtotal", "");
 		w.tax = amount(j, l, "tax", "");
 		if (jv_get_kind(o) != JV_KIND_OBJECT || up == NULL) {
-			unknown_line(j, w.ref, "line");
+			order_data_missing(j, w.ref, "line_item",
+					   "its order has no such line, or "
+					   "it came without its order");
 		} else if (money_parse(up, strlen(up), j->exp, &w.unit, &why) <
 			   0) {
 			fail(j, "bad_record", "%s: unit price %s", w.ref, why);
 		} else {
-			jv taxes = json_get(o, "taxes");
-
-			idx_from(&w, taxes);
-			jv_free(taxes);
+			map_line_taxes(j, o, &w, gift);
 			w.discount = w.unit * w.quantity - w.net;
 			if (w.discount < 0 && w.quantity > 0) {
 				/* More back than the price: plain net. */
@@ -1371,25 +1286,24 @@ refund(struct job *j, jv rec, jv seen)
 	{
 		struct want w;
 		const char *sid = json_str(s, "shipping_line_id");
-		jv o = sid ? json_get(seen_ships, sid) : jv_invalid();
+		jv o = json_get(s, "shipping_line");
 
 		(void)i;
 		want_init(&w, "shipping", sid, "shipping", "shipping");
 		w.sku = jv_null();
-		w.name = json_get(o, "name");
+		w.name = json_get(o, "title");
 		if (!jv_is_valid(w.name))
 			w.name = jv_string("Shipping");
 		w.quantity = 1;
 		w.unit = w.net = amount(j, s, "amount", "shipping: ");
 		w.tax = amount(j, s, "tax", "shipping: ");
-		if (jv_get_kind(o) != JV_KIND_OBJECT) {
-			unknown_line(j, w.ref, "shipping line");
-		} else {
-			jv taxes = json_get(o, "taxes");
-
-			idx_from(&w, taxes);
-			jv_free(taxes);
-		}
+		if (jv_get_kind(o) != JV_KIND_OBJECT)
+			order_data_missing(
+			    j, w.ref, "shipping_line",
+			    "its order has no such shipping "
+			    "line, or it came without its order");
+		else
+			map_line_taxes(j, o, &w, 0);
 		j->shopify_tax += w.tax;
 		j->shopify_total += w.net + (j->included ? 0 : w.tax);
 		record_taxes(j, &w);
@@ -1424,8 +1338,6 @@ refund(struct job *j, jv rec, jv seen)
 				   back);
 		jv_free(a);
 	}
-	jv_free(seen_lines);
-	jv_free(seen_ships);
 	jv_free(lines);
 	jv_free(ships);
 	jv_free(adjs);
@@ -1523,15 +1435,21 @@ job_release(struct job *j)
 	jv_free(j->plan_lines);
 }
 
-/* Set the jurisdiction of j from an address or a remembered order. */
-static void
-jurisdiction(struct job *j, jv from, int remembered)
+/*
+ * Set the jurisdiction of j: an order's shipping (else billing) address,
+ * a refund's "jurisdiction", which normalize copied from its order.
+ * Returns -1 when a refund has none.
+ */
+static int
+jurisdiction(struct job *j, jv rec, int is_refund)
 {
-	jv a = remembered ? jv_copy(from) : address_of(from);
+	jv a = is_refund ? json_get(rec, "jurisdiction") : address_of(rec);
+	int known = jv_get_kind(a) == JV_KIND_OBJECT;
 
-	j->country = json_str(a, remembered ? "country" : "country_code");
-	j->region = json_str(a, remembered ? "region" : "province_code");
-	jv_free(a); /* the strings stay alive in from */
+	j->country = json_str(a, "country_code");
+	j->region = json_str(a, "province_code");
+	jv_free(a); /* the strings stay alive in rec */
+	return is_refund && !known ? -1 : 0;
 }
 
 /*
@@ -1541,56 +1459,29 @@ jurisdiction(struct job *j, jv from, int remembered)
 static jv
 enrich(struct job *j, jv rec, int is_refund)
 {
-	const char *name = json_str(rec, "name");
-	jv seen = jv_invalid();
+	const char *name = json_str(rec, is_refund ? "id" : "name");
+	int known;
 
 	memset(j, 0, sizeof(*j));
-	if (is_refund) {
-		seen = recall(json_str(rec, "order_key"));
-		name = json_str(rec, "id");
-		if (jv_is_valid(seen))
-			jurisdiction(j, seen, 1);
-	} else {
-		jurisdiction(j, rec, 0);
-	}
+	known = jurisdiction(j, rec, is_refund) == 0;
 	if (name == NULL)
 		name = json_str(rec, "id");
 	start(j, rec, is_refund ? "refund" : "order", name);
-	if (is_refund && !jv_is_valid(seen) && !j->failed) {
-		jv u = jv_object();
-
-		/* Which company would only be a guess. */
+	if (!known && !j->failed) {
+		/* Which company would only be a guess: say why, not that. */
+		jv_free(j->unmapped);
+		j->unmapped = jv_array();
+		j->unmapped_reason = NULL;
 		j->company = -1;
-		u = json_set_str(u, "ref", "order");
-		u = json_set_str(u, "why",
-				 "its order was not earlier in the input");
-		j->unmapped = jv_array_append(j->unmapped, u);
-		lacking(j, "order_not_seen",
-			"its order '%.80s' was not earlier in the input, so "
-			"its taxes are unknown",
-			json_str(rec, "order_key") ? json_str(rec, "order_key")
-						   : "?");
-	}
-	if (is_refund && jv_is_valid(seen) && !j->failed) {
-		jv u = json_get(seen, "unmapped");
-
-		if (jv_array_length(jv_copy(u)) > 0) {
-			jv_free(j->unmapped);
-			j->unmapped = jv_copy(u);
-			lacking(j, "unmapped_tax",
-				"its order '%.80s' has taxes the tax map "
-				"lacks",
-				json_str(rec, "order_key"));
-		}
-		jv_free(u);
+		order_data_missing(j, NULL, "jurisdiction",
+				   "it came without its order");
 	}
 	if (!j->failed && j->company >= 0) {
 		if (is_refund)
-			refund(j, rec, seen);
+			refund(j, rec);
 		else
 			order(j, rec);
 	}
-	jv_free(seen);
 	if (!j->failed && j->unmapped_reason != NULL && !pass_unmapped) {
 		j->failed = 1;
 		j->reason = j->unmapped_reason;
@@ -1606,9 +1497,9 @@ enrich(struct job *j, jv rec, int is_refund)
 	return rec;
 }
 
-static void
+static int
 process(struct stage *st, const char *line, size_t len, const char *file,
-	unsigned long lineno, int *io_error)
+	unsigned long lineno)
 {
 	jv rec = jv_parse_sized(line, (int)len), out;
 	const char *kind;
@@ -1621,7 +1512,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		counters_add(&st->in_kind, "(not json)");
 		stage_reject(st, file, lineno, line, len, "bad_json",
 			     "not JSON");
-		return;
+		return 0;
 	}
 	if (jv_get_kind(rec) != JV_KIND_OBJECT ||
 	    (kind = json_str(rec, "kind")) == NULL) {
@@ -1629,7 +1520,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		stage_reject(st, file, lineno, line, len, "not_record",
 			     "not a record: expected an object with a 'kind'");
 		jv_free(rec);
-		return;
+		return 0;
 	}
 	counters_add(&st->in_kind, kind);
 	if (strcmp(kind, "order") != 0 && strcmp(kind, "refund") != 0) {
@@ -1640,18 +1531,17 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
 		jv_free(rec);
-		return;
+		return 0;
 	}
 	is_refund = kind[0] == 'r';
 	out = enrich(&j, rec, is_refund);
 	if (!jv_is_valid(out)) {
 		stage_reject(st, file, lineno, line, len, j.reason, j.detail);
-		return;
+		return 0;
 	}
 	counters_add(&st->out_kind, is_refund ? "refund" : "order");
 	st->out++;
-	if (json_emit(stdout, out) < 0)
-		*io_error = 1;
+	return json_emit(stdout, out);
 }
 
 static void
@@ -1681,11 +1571,9 @@ main(int argc, char *argv[])
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *rejects = NULL, *stats = NULL, *mapfile = NULL, *line;
-	struct ndjson_reader rd;
+	const char *rejects = NULL, *stats = NULL, *mapfile = NULL;
 	struct stage st;
-	int ch, rc, status = 0, io_error = 0;
-	size_t len, i;
+	int ch, rc, status = 0;
 
 	msg_init("enrich-tax");
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -1731,8 +1619,6 @@ main(int argc, char *argv[])
 		return EX_USAGE;
 	}
 	map.doc = jv_invalid();
-	for (i = 0; i < ORDER_CACHE; i++)
-		cache[i] = jv_null();
 	if ((rc = load_map(mapfile)) != 0) {
 		free_map();
 		return rc;
@@ -1741,29 +1627,9 @@ main(int argc, char *argv[])
 		free_map();
 		return rc;
 	}
-	ndjson_reader_init(&rd, argc, argv);
-	while ((rc = ndjson_reader_next(&rd, &line, &len)) != 0) {
-		if (rc < 0) {
-			msg_warn("%s", rd.err);
-			status = exit_worst(status, rd.status);
-			continue;
-		}
-		process(&st, line, len, rd.name, rd.lineno, &io_error);
-		if (io_error)
-			break;
-	}
-	ndjson_reader_release(&rd);
-	if (fflush(stdout) != 0 || ferror(stdout) || io_error) {
-		msg_warn("write error on standard output:");
-		status = exit_worst(status, EX_IOERR);
-	}
+	status = stage_read(&st, argc, argv, process);
+	status = stage_flush_stdout(status);
 	status = stage_finish(&st, status);
-	for (i = 0; i < ORDER_CACHE; i++)
-		jv_free(cache[i]);
 	free_map();
-	if (fclose(stdout) != 0 && status == 0) {
-		msg_warn("write error on standard output:");
-		status = EX_IOERR;
-	}
-	return status;
+	return stage_close_stdout(status);
 }

@@ -19,6 +19,8 @@
 #define MAX_LINES 6
 #define MAX_TAXES 2
 #define MAX_TXNS 4 /* and the stride of transaction ids */
+#define MAX_DISPUTES 100
+#define PAYPAL_ID_LEN 17
 
 /*
  * Ids are 13 digits: a base per type, plus for the things a day creates
@@ -39,6 +41,8 @@
 #define ID_REFUND 2308000000000ULL
 #define ID_PAYOUT 1096000000000ULL
 #define ID_BALANCE 2655000000000ULL
+#define ID_DISPUTE 5519000000000ULL
+#define ID_PAYPAL_PAYOUT 9305000000000ULL /* the withdrawal's PayPal id */
 
 enum gateway { GW_SHOPIFY, GW_PAYPAL, GW_MANUAL };
 enum flow {
@@ -194,12 +198,19 @@ struct currency {
 	size_t tail_len;
 };
 
-/* What the command line asked for, read-only once main has parsed it. */
+/*
+ * What the command line asked for, read-only once main has parsed it but
+ * for the day itself, which set_day() moves to the day before while
+ * --prior-pending regenerates that day's pending rows.
+ */
 static struct config {
-	uint64_t seed_key;
+	uint64_t seed;
+	uint64_t seed_key; /* of the seed and the day */
 	uint64_t orders;
 	unsigned payouts;
-	uint64_t day; /* days since 2000-01-01 */
+	unsigned disputes; /* asked for; fewer when the day has fewer */
+	int64_t reserve;   /* minor units, 0 for none */
+	uint64_t day;	   /* days since 2000-01-01 */
 	const char *shop;
 	const char *api;
 	char date[11];
@@ -271,13 +282,14 @@ struct order {
 	int money_txn;	/* index of the SALE or CAPTURE that took it */
 };
 
-/* A balance transaction an order causes. */
+/* A movement of money an order causes: a balance transaction, a PayPal row. */
 struct event {
 	int time;
 	enum stream stream;
 	uint64_t order;
 	int64_t amount, fee;
 	uint64_t txn_id;
+	uint64_t parent_txn_id; /* what a refund gives back, else 0 */
 };
 
 /*
@@ -292,12 +304,44 @@ static int64_t sec_refund[DAY_SECONDS];
 struct payout {
 	int start, end; /* seconds [start, end) it takes */
 	uint64_t id;
-	int64_t charges, charge_fees, refunds, adjustments;
+	int64_t charges, charge_fees, refunds;
+	int64_t protection; /* the chargeback protection ADJUSTMENT */
+	int64_t adjustments, adjustment_fees; /* disputes count here too */
+	int64_t reserves;
 	uint64_t rows;	  /* balance transactions but its TRANSFER */
 	int64_t seen_net; /* what was written, checked at the end */
 	uint64_t seen_rows;
 };
 static struct payout payouts[MAX_PAYOUTS];
+
+/*
+ * A chargeback on a Shopify Payments charge of the day, and the reversal
+ * of the first one, won the same day.  Picked while the orders stream by,
+ * placed on a payout once the payouts are cut.
+ */
+struct dispute {
+	uint64_t order;
+	uint64_t id;
+	int64_t amount; /* what was charged, positive */
+	int charge_time;
+	int time, won_time; /* won_time < 0 unless won */
+	unsigned payout, won_payout;
+};
+static struct dispute disputes[MAX_DISPUTES];
+static unsigned ndisputes;
+
+/*
+ * What --prior-pending learns of the day before: which of its balance
+ * transactions stayed pending, the ids they had, and what they add to
+ * today's first payout.
+ */
+static struct prior {
+	int pend;	   /* its rows from this second on were pending */
+	uint64_t start;	   /* no order before this one has such a row */
+	uint64_t first_id; /* its balance ids counted before the first */
+	uint64_t rows;	   /* how many */
+	int64_t charges, charge_fees, refunds;
+} prior;
 
 /* Output: a buffer of our own, because stdio's per-call cost dominates. */
 static char obuf[1 << 20];
@@ -468,6 +512,33 @@ mix64(uint64_t z)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/*
+ * A PayPal transaction id, 17 upper-case letters and digits as PayPal
+ * writes them ("4WD91726LP0938211"), for the transaction whose Shopify id
+ * is id.  The last 13 characters spell in base 36 a bijection of that id
+ * (mix64 is one), and Shopify ids differ between any two transactions of
+ * any two days, so PayPal ids never collide; the first 4 only vary the
+ * look.  They take no seed: the same transaction has the same id in every
+ * run, as it would in PayPal.
+ */
+static void
+paypal_id(uint64_t id, char out[PAYPAL_ID_LEN + 1])
+{
+	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	uint64_t v = mix64(id ^ 0x9a7a1c0de5eed5ULL), h = mix64(v);
+	int i;
+
+	for (i = PAYPAL_ID_LEN - 1; i >= 4; i--) {
+		out[i] = digits[v % 36];
+		v /= 36;
+	}
+	for (; i >= 0; i--) {
+		out[i] = digits[h % 36];
+		h /= 36;
+	}
+	out[PAYPAL_ID_LEN] = '\0';
 }
 
 static uint64_t
@@ -964,13 +1035,17 @@ txn_id(const struct order *o, int k)
 	return day_id(ID_TXN, o->idx * MAX_TXNS + (uint64_t)k);
 }
 
-/* The balance transaction an order makes in stream st, if any. */
+/*
+ * The money an order moves through gateway gw in stream st, if any: a
+ * balance transaction for Shopify Payments, a settlement row for PayPal.
+ */
 static int
-order_event(const struct order *o, enum stream st, struct event *ev)
+order_event(const struct order *o, enum gateway gw, enum stream st,
+	    struct event *ev)
 {
 	const struct txn *t;
 
-	if (o->gateway != GW_SHOPIFY)
+	if (o->gateway != gw)
 		return 0;
 	switch (st) {
 	case ST_SALE:
@@ -997,14 +1072,15 @@ order_event(const struct order *o, enum stream st, struct event *ev)
 	ev->amount = st == ST_REFUND ? -t->amount : t->amount;
 	ev->fee = t->fee;
 	ev->txn_id = txn_id(o, (int)(t - o->txn));
+	ev->parent_txn_id = t->parent >= 0 ? txn_id(o, t->parent) : 0;
 	return 1;
 }
 
 /* Whether scenario() alone rules the order out of stream st. */
 static int
-may_have_event(const struct order *o, enum stream st)
+may_have_event(const struct order *o, enum gateway gw, enum stream st)
 {
-	if (o->gateway != GW_SHOPIFY)
+	if (o->gateway != gw)
 		return 0;
 	switch (st) {
 	case ST_SALE:
@@ -1137,7 +1213,15 @@ put_txn(const struct order *o, int k)
 	PUT(".");
 	put_u64((uint64_t)k + 1);
 	PUT("\",\"authorizationCode\":");
-	if (t->authcode) {
+	if (o->gateway == GW_PAYPAL && t->status == TS_SUCCESS) {
+		/* settlement reports name PayPal payments by this id */
+		char pp[PAYPAL_ID_LEN + 1];
+
+		paypal_id(txn_id(o, k), pp);
+		PUT("\"");
+		put(pp, PAYPAL_ID_LEN);
+		PUT("\"");
+	} else if (t->authcode) {
 		PUT("\"");
 		put_u64(t->authcode);
 		PUT("\"");
@@ -1264,7 +1348,7 @@ put_allocation(const struct order *o, int64_t amount, int index)
 
 /* The envelope's head, up to the data object, for each kind. */
 static char env_order[256], env_product[256], env_payout[256];
-static char env_balance[256];
+static char env_balance[256], env_dispute[256];
 
 static void
 set_envelope(char *buf, size_t n, const char *kind)
@@ -1579,6 +1663,118 @@ count_event(const struct event *ev)
 	}
 }
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+put_digits(char *out, int64_t v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* The date "YYYY-MM-DD" that is day days after 2000-01-01 (day >= 0). */
+static void
+civil_date(int64_t day, char out[11])
+{
+	int64_t z = day + days_from_civil(2000, 1, 1) + 719468;
+	int64_t era = z / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+
+	put_digits(out, yoe + era * 400 + (m <= 2), 4);
+	out[4] = '-';
+	put_digits(out + 5, m, 2);
+	out[7] = '-';
+	put_digits(out + 8, d, 2);
+	out[10] = '\0';
+}
+
+/*
+ * Make day (days since 2000-01-01) the one generated: its date in every
+ * timestamp, its offset in every id, and its stream of random numbers.
+ */
+static void
+set_day(uint64_t day)
+{
+	cf.day = day;
+	civil_date((int64_t)day, cf.date);
+	cf.seed_key = mix64(cf.seed ^ 0x7411a011c0ffeeULL) ^ mix64(cf.day);
+}
+
+/* Each day planned starts with no balance transaction and no dispute. */
+static void
+clear_plan(void)
+{
+	memset(sec_count, 0, sizeof(sec_count));
+	memset(sec_charge, 0, sizeof(sec_charge));
+	memset(sec_charge_fee, 0, sizeof(sec_charge_fee));
+	memset(sec_refund, 0, sizeof(sec_refund));
+	ndisputes = 0;
+}
+
+/*
+ * Take order o for the next chargeback if it is a Shopify Payments charge
+ * that nothing refunded, at or after that dispute's place.  The places
+ * spread over the first four fifths of the orders, so that the dispute,
+ * and the reversal of the first, still fall before the payouts are cut.
+ */
+static void
+pick_dispute(const struct order *o)
+{
+	uint64_t span = cf.orders - cf.orders / 5, n = cf.disputes;
+	struct dispute *d;
+
+	if (ndisputes >= cf.disputes || o->idx >= span ||
+	    o->idx < (2 * (uint64_t)ndisputes + 1) * span / (2 * n))
+		return;
+	if (o->gateway != GW_SHOPIFY || o->money_txn < 0 ||
+	    o->refund != RF_NONE)
+		return;
+	d = &disputes[ndisputes++];
+	d->order = o->idx;
+	d->amount = o->txn[o->money_txn].amount;
+	d->charge_time = o->txn[o->money_txn].time;
+}
+
+/* What order o adds to its day's balance transactions and disputes. */
+static void
+plan_order(const struct order *o, uint64_t *events)
+{
+	struct event ev;
+	int i;
+
+	for (i = 0; i < NSTREAMS; i++)
+		if (order_event(o, GW_SHOPIFY, (enum stream)i, &ev)) {
+			count_event(&ev);
+			(*events)++;
+		}
+	pick_dispute(o);
+}
+
+/* The chargeback protection the first payout of a busy day pays for. */
+static int64_t
+day_adjustment(void)
+{
+	return cf.orders >= 20 && cf.payouts > 0 ? scale(-150) : 0;
+}
+
 /*
  * Cut the balance transactions into payouts: contiguous blocks of seconds
  * of about equal counts, leaving about the last 5% (and anything from
@@ -1625,15 +1821,137 @@ cut_payouts(uint64_t events, int64_t adjustment)
 		}
 		p->end = s;
 	}
+	payouts[0].protection = adjustment;
 	payouts[0].adjustments = adjustment;
 	payouts[0].rows += adjustment != 0;
 	return pend;
 }
 
+/* The payout that takes a row dated sec, which is before the pending. */
+static unsigned
+payout_at(int sec)
+{
+	unsigned k = 0;
+
+	while (k + 1 < cf.payouts && sec >= payouts[k].end)
+		k++;
+	return k;
+}
+
+/*
+ * Place the disputes picked on the payouts: each half-way from its charge
+ * to the first pending second, the reversal of the first half-way again.
+ * A dispute whose charge is still pending is dropped, so that no payout
+ * takes back what none has paid out.  Then the reserve: held on the
+ * first payout, released on the last.
+ */
+static void
+place_extras(int pend)
+{
+	unsigned k, n = 0;
+
+	if (cf.payouts == 0) {
+		ndisputes = 0;
+		return;
+	}
+	for (k = 0; k < ndisputes; k++) {
+		struct dispute d = disputes[k];
+		struct payout *p;
+
+		if (d.charge_time >= pend)
+			continue;
+		d.id = day_id(ID_DISPUTE, n + 1);
+		d.time = d.charge_time + (pend - d.charge_time) / 2;
+		d.won_time = n == 0 ? d.time + (pend - d.time) / 2 : -1;
+		d.payout = payout_at(d.time);
+		p = &payouts[d.payout];
+		p->adjustments -= d.amount;
+		p->adjustment_fees += scale(1500);
+		p->rows++;
+		if (d.won_time >= 0) {
+			d.won_payout = payout_at(d.won_time);
+			p = &payouts[d.won_payout];
+			p->adjustments += d.amount;
+			p->adjustment_fees -= scale(1500);
+			p->rows++;
+		}
+		disputes[n++] = d;
+	}
+	ndisputes = n;
+	if (cf.reserve != 0) {
+		payouts[0].reserves -= cf.reserve;
+		payouts[0].rows++;
+		payouts[cf.payouts - 1].reserves += cf.reserve;
+		payouts[cf.payouts - 1].rows++;
+	}
+}
+
+/*
+ * The balance ids a planned day gives before its pending rows: those come
+ * last, after every payout's rows and TRANSFER.
+ */
+static uint64_t
+ids_before_pending(void)
+{
+	uint64_t n = cf.payouts;
+	unsigned k;
+
+	for (k = 0; k < cf.payouts; k++)
+		n += payouts[k].rows;
+	return n;
+}
+
+/*
+ * --prior-pending: plan the day before as it was generated, with the same
+ * seed and options, without writing it, to learn which of its balance
+ * transactions it left pending, the ids they had and what they add up to.
+ */
+static void
+plan_prior(void)
+{
+	struct order o;
+	uint64_t v, events = 0;
+	int pend, s, t;
+
+	set_day(cf.day - 1);
+	clear_plan();
+	for (v = 0; v < cf.orders; v++) {
+		scenario(v, &o);
+		if (!may_have_event(&o, GW_SHOPIFY, ST_SALE) &&
+		    !may_have_event(&o, GW_SHOPIFY, ST_CAPTURE) &&
+		    !may_have_event(&o, GW_SHOPIFY, ST_REFUND))
+			continue;
+		complete(&o);
+		plan_order(&o, &events);
+	}
+	pend = cut_payouts(events, day_adjustment());
+	place_extras(pend);
+	memset(&prior, 0, sizeof(prior));
+	prior.pend = pend;
+	prior.first_id = ids_before_pending();
+	for (s = pend; s < DAY_SECONDS; s++) {
+		prior.rows += sec_count[s];
+		prior.charges += sec_charge[s];
+		prior.charge_fees += sec_charge_fee[s];
+		prior.refunds += sec_refund[s];
+	}
+	/*
+	 * The latest row an order makes is its refund; orders placed before
+	 * t, which come before index t * orders / DAY_SECONDS - 1, have
+	 * none pending.
+	 */
+	for (t = 0; t < DAY_SECONDS && refund_time(t) < pend; t++)
+		;
+	prior.start = (uint64_t)t * cf.orders / DAY_SECONDS;
+	prior.start = prior.start > 0 ? prior.start - 1 : 0;
+	set_day(cf.day + 1);
+}
+
 static int64_t
 payout_net(const struct payout *p)
 {
-	return p->charges - p->charge_fees + p->refunds + p->adjustments;
+	return p->charges - p->charge_fees + p->refunds + p->adjustments -
+	       p->adjustment_fees + p->reserves;
 }
 
 static void
@@ -1663,9 +1981,9 @@ print_payout(const struct payout *p)
 	PUT(",\"adjustmentsGross\":");
 	put_money(p->adjustments, &cf.cur);
 	PUT(",\"adjustmentsFee\":");
-	put_money(0, &cf.cur);
+	put_money(p->adjustment_fees, &cf.cur);
 	PUT(",\"reservedFundsGross\":");
-	put_money(0, &cf.cur);
+	put_money(p->reserves, &cf.cur);
 	PUT(",\"reservedFundsFee\":");
 	put_money(0, &cf.cur);
 	PUT(",\"retriedPayoutsGross\":");
@@ -1675,41 +1993,106 @@ print_payout(const struct payout *p)
 	PUT("}}}\n");
 }
 
-static uint64_t balance_rows;
-
-/* One balance transaction; ev is NULL for a TRANSFER or an ADJUSTMENT. */
+/* The date evidence is due by, a week after the day. */
 static void
-print_balance(const char *type, int64_t amount, int64_t fee,
-	      const struct event *ev, const struct payout *p, int time,
-	      const char *reason)
+put_due(void)
 {
-	uint64_t id = day_id(ID_BALANCE, ++balance_rows);
+	char due[11];
 
+	civil_date((int64_t)cf.day + 7, due);
+	PUT("\"");
+	put(due, 10);
+	PUT("T23:59:59Z\"");
+}
+
+static void
+print_dispute(const struct dispute *d)
+{
+	int won = d->won_time >= 0;
+
+	put_cstr(env_dispute);
+	PUT("{\"id\":");
+	put_gid("ShopifyPaymentsDispute", d->id);
+	PUT(",\"legacyResourceId\":");
+	put_id(d->id);
+	PUT(",\"order\":{\"id\":");
+	put_gid("Order", day_id(ID_ORDER, d->order));
+	PUT(",\"name\":\"#");
+	put_u64(1001 + d->order);
+	PUT("\"},\"type\":\"CHARGEBACK\",\"amount\":");
+	put_money(d->amount, &cf.cur);
+	PUT(",\"reasonDetails\":{\"reason\":\"FRAUDULENT\","
+	    "\"networkReasonCode\":\"4837\"},\"status\":");
+	put_jstr(won ? "WON" : "NEEDS_RESPONSE");
+	PUT(",\"initiatedAt\":");
+	put_time(d->time);
+	PUT(",\"evidenceDueBy\":");
+	put_due();
+	PUT(",\"evidenceSentOn\":");
+	if (won)
+		put_time(d->time + (d->won_time - d->time) / 2);
+	else
+		PUT("null");
+	PUT(",\"finalizedOn\":");
+	if (won)
+		put_time(d->won_time);
+	else
+		PUT("null");
+	PUT("}}\n");
+}
+
+/* One balance transaction, as print_balance() writes it. */
+struct brow {
+	const char *type;
+	const char *source_type; /* NULL for null */
+	uint64_t source_id;	 /* 0 for the row's own id */
+	int64_t amount, fee;
+	uint64_t txn_id; /* the order transaction, 0 for none */
+	int has_order;
+	uint64_t order;
+	int time;
+	const char *reason;
+};
+
+static uint64_t balance_ids;  /* the day's balance ids given */
+static uint64_t balance_rows; /* rows written, the day before's included */
+
+/*
+ * Write row r with id on payout p (NULL: pending) and count it towards
+ * what p has seen, but for p's own TRANSFER.
+ */
+static void
+print_balance(const struct brow *r, struct payout *p, uint64_t id)
+{
 	put_cstr(env_balance);
 	PUT("{\"id\":");
 	put_gid("ShopifyPaymentsBalanceTransaction", id);
 	PUT(",\"type\":\"");
-	put_cstr(type);
+	put_cstr(r->type);
 	PUT("\",\"test\":false,\"amount\":");
-	put_money(amount, &cf.cur);
+	put_money(r->amount, &cf.cur);
 	PUT(",\"fee\":");
-	put_money(fee, &cf.cur);
+	put_money(r->fee, &cf.cur);
 	PUT(",\"net\":");
-	put_money(amount - fee, &cf.cur);
+	put_money(r->amount - r->fee, &cf.cur);
 	PUT(",\"sourceId\":");
-	put_id(strcmp(type, "TRANSFER") == 0 ? p->id : id);
-	PUT(",\"sourceType\":\"");
-	put_cstr(type);
-	PUT("\",\"sourceOrderTransactionId\":");
-	if (ev != NULL) {
-		put_id(ev->txn_id);
-		PUT(",\"associatedOrder\":{\"id\":");
-		put_gid("Order", day_id(ID_ORDER, ev->order));
+	put_id(r->source_id != 0 ? r->source_id : id);
+	PUT(",\"sourceType\":");
+	put_jstr(r->source_type);
+	PUT(",\"sourceOrderTransactionId\":");
+	if (r->txn_id != 0)
+		put_id(r->txn_id);
+	else
+		PUT("null");
+	PUT(",\"associatedOrder\":");
+	if (r->has_order) {
+		PUT("{\"id\":");
+		put_gid("Order", day_id(ID_ORDER, r->order));
 		PUT(",\"name\":\"#");
-		put_u64(1001 + ev->order);
+		put_u64(1001 + r->order);
 		PUT("\"}");
 	} else {
-		PUT("null,\"associatedOrder\":null");
+		PUT("null");
 	}
 	PUT(",\"associatedPayout\":");
 	if (p != NULL) {
@@ -1720,14 +2103,50 @@ print_balance(const char *type, int64_t amount, int64_t fee,
 		PUT("{\"id\":null,\"status\":\"PENDING\"}");
 	}
 	PUT(",\"transactionDate\":");
-	put_time(time);
+	put_time(r->time);
 	PUT(",\"adjustmentReason\":");
-	put_jstr(reason);
+	put_jstr(r->reason);
 	PUT("}}\n");
+	balance_rows++;
+	if (p != NULL && strcmp(r->type, "TRANSFER") != 0) {
+		p->seen_net += r->amount - r->fee;
+		p->seen_rows++;
+	}
 }
 
-/* A cursor over the orders for one stream of balance transactions. */
+/* A row of the day's own, with the next id. */
+static void
+print_own(const struct brow *r, struct payout *p)
+{
+	print_balance(r, p, day_id(ID_BALANCE, ++balance_ids));
+}
+
+static void
+event_row(const struct event *ev, struct brow *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = ev->stream == ST_REFUND ? "REFUND" : "CHARGE";
+	r->source_type = r->type;
+	r->amount = ev->amount;
+	r->fee = ev->fee;
+	r->txn_id = ev->txn_id;
+	r->has_order = 1;
+	r->order = ev->order;
+	r->time = ev->time;
+}
+
+static void
+reserve_row(struct brow *r, int64_t amount, int time)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = "RESERVE";
+	r->amount = amount;
+	r->time = time;
+}
+
+/* A cursor over the orders for one stream of one gateway's events. */
 struct cursor {
+	enum gateway gw;
 	enum stream st;
 	uint64_t next;
 	int have;
@@ -1742,29 +2161,94 @@ advance(struct cursor *c)
 	c->have = 0;
 	while (c->next < cf.orders) {
 		scenario(c->next++, &o);
-		if (!may_have_event(&o, c->st))
+		if (!may_have_event(&o, c->gw, c->st))
 			continue;
 		complete(&o);
-		if (order_event(&o, c->st, &c->ev)) {
+		if (order_event(&o, c->gw, c->st, &c->ev)) {
 			c->have = 1;
 			return;
 		}
 	}
 }
 
-/* Close payout p: its adjustment, its TRANSFER, and a check of the sums. */
+static void
+start_cursors(struct cursor c[NSTREAMS], enum gateway gw, uint64_t from)
+{
+	int i;
+
+	for (i = 0; i < NSTREAMS; i++) {
+		c[i].gw = gw;
+		c[i].st = (enum stream)i;
+		c[i].next = from;
+		advance(&c[i]);
+	}
+}
+
+/*
+ * The cursor with the earliest event, NULL when all are done.  Each
+ * stream is in date order because its times never decrease with the
+ * order index, so merging them is enough, and memory stays flat.
+ */
+static struct cursor *
+earliest(struct cursor c[NSTREAMS])
+{
+	struct cursor *best = NULL;
+	int i;
+
+	for (i = 0; i < NSTREAMS; i++)
+		if (c[i].have && (best == NULL || c[i].ev.time < best->ev.time))
+			best = &c[i];
+	return best;
+}
+
+/*
+ * The day before's pending balance transactions, regenerated with the
+ * ids and dates they had then, now on today's first payout p.
+ */
+static void
+print_prior(struct payout *p)
+{
+	struct cursor c[NSTREAMS], *best;
+	struct brow r;
+	uint64_t id = prior.first_id;
+
+	set_day(cf.day - 1);
+	start_cursors(c, GW_SHOPIFY, prior.start);
+	while ((best = earliest(c)) != NULL && !oerrno) {
+		if (best->ev.time >= prior.pend) {
+			event_row(&best->ev, &r);
+			print_balance(&r, p, day_id(ID_BALANCE, ++id));
+		}
+		advance(best);
+	}
+	set_day(cf.day + 1);
+}
+
+/* Close payout p: its adjustments, its TRANSFER, and a check of the sums. */
 static int
 close_payout(struct payout *p, int last_time)
 {
 	int64_t net = payout_net(p);
+	struct brow r;
 
-	if (p->adjustments != 0) {
-		print_balance("ADJUSTMENT", p->adjustments, 0, NULL, p,
-			      last_time, "chargeback_protection");
-		p->seen_net += p->adjustments;
-		p->seen_rows++;
+	memset(&r, 0, sizeof(r));
+	if (p->protection != 0) {
+		r.type = r.source_type = "ADJUSTMENT";
+		r.amount = p->protection;
+		r.time = last_time;
+		r.reason = "chargeback_protection";
+		print_own(&r, p);
 	}
-	print_balance("TRANSFER", -net, 0, NULL, p, PAYOUT_TIME, NULL);
+	if (cf.reserve != 0 && p == &payouts[cf.payouts - 1]) {
+		reserve_row(&r, cf.reserve, last_time);
+		print_own(&r, p);
+	}
+	memset(&r, 0, sizeof(r));
+	r.type = r.source_type = "TRANSFER";
+	r.source_id = p->id;
+	r.amount = -net;
+	r.time = PAYOUT_TIME;
+	print_own(&r, p);
 	if (p->seen_net != net || p->seen_rows != p->rows)
 		return msg_fail(EX_SOFTWARE,
 				"payout %" PRIu64 " is off by %" PRId64, p->id,
@@ -1773,49 +2257,94 @@ close_payout(struct payout *p, int last_time)
 }
 
 /*
- * The balance transactions in date order: the three streams are each in
- * date order because their times never decrease with the order index, so
- * merging them is enough, and memory stays flat.
+ * The disputes' balance transactions, and the reversal of the first, in
+ * date order, with the payouts that take them.
+ */
+struct extra {
+	struct brow r;
+	unsigned payout;
+};
+
+static unsigned
+dispute_rows(struct extra *x)
+{
+	unsigned k, n = 0, i;
+
+	for (k = 0; k < ndisputes; k++) {
+		const struct dispute *d = &disputes[k];
+		int w;
+
+		for (w = 0; w < 2; w++) {
+			struct extra e;
+
+			if (w == 1 && d->won_time < 0)
+				break;
+			memset(&e, 0, sizeof(e));
+			e.r.type = e.r.source_type = "DISPUTE";
+			e.r.source_id = d->id;
+			e.r.amount = w ? d->amount : -d->amount;
+			e.r.fee = w ? -scale(1500) : scale(1500);
+			e.r.has_order = 1;
+			e.r.order = d->order;
+			e.r.time = w ? d->won_time : d->time;
+			e.payout = w ? d->won_payout : d->payout;
+			/* insertion, stable: few rows */
+			for (i = n; i > 0 && x[i - 1].r.time > e.r.time; i--)
+				x[i] = x[i - 1];
+			x[i] = e;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The balance transactions payout by payout, each block in date order:
+ * the day before's pending ones first, with --prior-pending, then the
+ * reserve held, then the day's own rows merged with the disputes', and
+ * last the pending ones.
  */
 static int
 print_balances(int pend, uint64_t *pending)
 {
-	struct cursor c[NSTREAMS];
-	struct cursor *best;
-	unsigned k = 0;
-	int i, rv, last_time = 0;
+	static struct extra x[2 * MAX_DISPUTES];
+	struct cursor c[NSTREAMS], *best;
+	struct brow r;
+	unsigned k = 0, nx, ix = 0;
+	int rv, last_time = 0, use_extra, time;
 
-	for (i = 0; i < NSTREAMS; i++) {
-		c[i].st = (enum stream)i;
-		c[i].next = 0;
-		advance(&c[i]);
-	}
+	nx = dispute_rows(x);
 	*pending = 0;
+	if (cf.payouts > 0 && prior.rows > 0)
+		print_prior(&payouts[0]);
+	if (cf.payouts > 0 && cf.reserve != 0) {
+		reserve_row(&r, -cf.reserve, payouts[0].start);
+		print_own(&r, &payouts[0]);
+	}
+	start_cursors(c, GW_SHOPIFY, 0);
 	for (;;) {
-		best = NULL;
-		for (i = 0; i < NSTREAMS; i++)
-			if (c[i].have &&
-			    (best == NULL || c[i].ev.time < best->ev.time))
-				best = &c[i];
-		if (best == NULL)
+		best = earliest(c);
+		use_extra =
+		    ix < nx && (best == NULL || x[ix].r.time < best->ev.time);
+		if (best == NULL && !use_extra)
 			break;
-		while (k < cf.payouts && best->ev.time >= payouts[k].end) {
+		time = use_extra ? x[ix].r.time : best->ev.time;
+		while (k < cf.payouts && time >= payouts[k].end) {
 			if ((rv = close_payout(&payouts[k++], last_time)) != 0)
 				return rv;
 			last_time = k < cf.payouts ? payouts[k].start : 0;
 		}
-		if (best->ev.time >= pend)
-			(*pending)++;
-		print_balance(best->st == ST_REFUND ? "REFUND" : "CHARGE",
-			      best->ev.amount, best->ev.fee, &best->ev,
-			      k < cf.payouts ? &payouts[k] : NULL,
-			      best->ev.time, NULL);
-		if (k < cf.payouts) {
-			payouts[k].seen_net += best->ev.amount - best->ev.fee;
-			payouts[k].seen_rows++;
+		if (use_extra) {
+			print_own(&x[ix].r, &payouts[x[ix].payout]);
+			ix++;
+		} else {
+			if (time >= pend)
+				(*pending)++;
+			event_row(&best->ev, &r);
+			print_own(&r, k < cf.payouts ? &payouts[k] : NULL);
+			advance(best);
 		}
-		last_time = best->ev.time;
-		advance(best);
+		last_time = time;
 		if (oerrno)
 			return 0;
 	}
@@ -1823,6 +2352,209 @@ print_balances(int pend, uint64_t *pending)
 		if ((rv = close_payout(&payouts[k++], last_time)) != 0)
 			return rv;
 		last_time = k < cf.payouts ? payouts[k].start : 0;
+	}
+	return 0;
+}
+
+/* --- the PayPal Settlement Report ------------------------------------ */
+
+/* "2026/11/26 09:35:31 +0000", as PayPal's reports write a time. */
+static void
+srf_time(FILE *f, const char *date, int sec)
+{
+	fprintf(f, "%.4s/%.2s/%.2s %02d:%02d:%02d +0000", date, date + 5,
+		date + 8, sec / 3600, sec / 60 % 60, sec % 60);
+}
+
+/* PayPal's unsigned hundredths, whatever the currency's minor unit. */
+static int64_t
+hundredths(int64_t minor)
+{
+	if (minor < 0)
+		minor = -minor;
+	return cf.cur.exp == 0	 ? minor * 100
+	       : cf.cur.exp == 1 ? minor * 10
+				 : minor;
+}
+
+/* The fee PayPal takes on a payment: 3.4% plus 0.35 in the catalogue's
+ * scale. */
+static int64_t
+paypal_fee(int64_t amount)
+{
+	return rdiv(amount * 34, 1000) + scale(35);
+}
+
+/* The merchant's PayPal account id: 13 characters from the shop's name. */
+static void
+srf_account(char out[14])
+{
+	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *s;
+	int i = 0;
+
+	for (s = cf.shop; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	for (s = cf.shop; *s && i < 4; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9'))
+			out[i++] =
+			    *s >= 'a' && *s <= 'z' ? (char)(*s - 32) : *s;
+	while (i < 4)
+		out[i++] = 'X';
+	memcpy(out + 4, "ACCT", 4);
+	for (h = mix64(h), i = 8; i < 13; i++, h /= 36)
+		out[i] = digits[h % 36];
+	out[13] = '\0';
+}
+
+/* The footer's sums, in hundredths. */
+struct srf_sums {
+	int64_t gross_cr, gross_dr, fee_dr;
+	uint64_t rows;
+};
+
+/*
+ * One body row: gross is signed, CR when money came in; fee 0 leaves the
+ * fee columns empty, as PayPal does.  ref is the transaction a refund
+ * gives back, or "".
+ */
+static void
+srf_body(FILE *f, struct srf_sums *sum, const char *id, const char *invoice,
+	 const char *ref, const char *tcode, int init, int done, int64_t gross,
+	 int64_t fee, const char *custom, const char *bank)
+{
+	fprintf(f, "\"SB\",\"%s\",\"%s\",\"%s\",\"%s\",\"%s\",", id, invoice,
+		ref, *ref ? "TXN" : "", tcode);
+	srf_time(f, cf.date, init);
+	fputc(',', f);
+	srf_time(f, cf.date, done);
+	fprintf(f, ",\"%s\",%" PRId64 ",\"%s\",", gross < 0 ? "DR" : "CR",
+		hundredths(gross), cf.cur.code);
+	if (fee != 0)
+		fprintf(f, "\"DR\",%" PRId64 ",\"%s\"", hundredths(fee),
+			cf.cur.code);
+	else
+		fputs("\"\",,\"\"", f);
+	fprintf(f, ",\"%s\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\"\r\n", custom,
+		bank);
+	sum->rows++;
+	if (gross < 0)
+		sum->gross_dr += hundredths(gross);
+	else
+		sum->gross_cr += hundredths(gross);
+	sum->fee_dr += hundredths(fee);
+}
+
+/* A section or report footer: totals, balances (none kept), count. */
+static void
+srf_footer(FILE *f, const char *type, const struct srf_sums *sum)
+{
+	fprintf(
+	    f,
+	    "\"%s\",\"%s\",%" PRId64 ",%" PRId64 ",0,%" PRId64
+	    ",\"CR\",0,\"CR\",0,\"CR\",0,\"CR\",0,\"CR\",0,\"CR\",0,%" PRIu64
+	    "\r\n",
+	    type, cf.cur.code, sum->gross_cr, sum->gross_dr, sum->fee_dr,
+	    sum->rows);
+}
+
+/*
+ * --paypal-srf: the day's PayPal Settlement Report.  One section: a row
+ * per PayPal payment taken (T0006) or refunded (T1107), in the order they
+ * happened, then the withdrawal (T0400) of the day's net to the bank,
+ * which makes the file a payout and leaves the balance where it began;
+ * then the footers, whose totals and counts settlement-extract checks.
+ * The facts file gets what the rows add up to.
+ */
+static int
+write_paypal_srf(const char *path, FILE *facts)
+{
+	struct cursor c[NSTREAMS], *best;
+	struct srf_sums sum = {0, 0, 0, 0};
+	char id[PAYPAL_ID_LEN + 1], ref[PAYPAL_ID_LEN + 1];
+	char withdrawal[PAYPAL_ID_LEN + 1] = "", invoice[24], bank[24];
+	char account[14], next[11];
+	int64_t gross = 0, fee = 0;
+	uint64_t rows;
+	FILE *f;
+	int bad;
+
+	if ((f = fopen(path, "w")) == NULL)
+		return msg_fail(EX_IOERR, "%s:", path);
+	srf_account(account);
+	civil_date((int64_t)cf.day + 1, next);
+	fprintf(f,
+		"\xEF\xBB\xBF\"RH\",%.4s/%.2s/%.2s 02:10:41 +0000,\"A\","
+		"\"%s\",009,\r\n\"FH\",01\r\n\"SH\",",
+		next, next + 5, next + 8, account);
+	srf_time(f, cf.date, 0);
+	fputc(',', f);
+	srf_time(f, cf.date, DAY_SECONDS - 1);
+	fprintf(f,
+		",\"%s\",\"\"\r\n\"CH\",\"Transaction ID\",\"Invoice ID\","
+		"\"PayPal Reference ID\",\"PayPal Reference ID Type\","
+		"\"Transaction Event Code\",\"Transaction Initiation Date\","
+		"\"Transaction Completion Date\","
+		"\"Transaction  Debit or Credit\",\"Gross Transaction Amount\","
+		"\"Gross Transaction Currency\",\"Fee Debit or Credit\","
+		"\"Fee Amount\",\"Fee Currency\",\"Custom Field\","
+		"\"Consumer ID\",\"Payment Tracking ID\",\"Store ID\","
+		"\"Bank Reference ID\",\"Credit Transactional Fee\","
+		"\"Credit Promotional Fee\",\"Credit Term\"\r\n",
+		account);
+	start_cursors(c, GW_PAYPAL, 0);
+	while ((best = earliest(c)) != NULL) {
+		const struct event *ev = &best->ev;
+		/* completed a few seconds later, within the day */
+		int done = ev->time + 5 < DAY_SECONDS ? ev->time + 5 : ev->time;
+		int64_t pf =
+		    ev->stream == ST_REFUND ? 0 : paypal_fee(ev->amount);
+
+		paypal_id(ev->txn_id, id);
+		snprintf(invoice, sizeof(invoice), "#%" PRIu64,
+			 1001 + ev->order);
+		if (ev->stream == ST_REFUND)
+			paypal_id(ev->parent_txn_id, ref);
+		else
+			ref[0] = '\0';
+		srf_body(f, &sum, id, invoice, ref,
+			 ev->stream == ST_REFUND ? "T1107" : "T0006", ev->time,
+			 done, ev->amount, pf, "", "");
+		gross += ev->amount;
+		fee += pf;
+		advance(best);
+	}
+	rows = sum.rows;
+	if (rows > 0) {
+		paypal_id(day_id(ID_PAYPAL_PAYOUT, 1), withdrawal);
+		snprintf(bank, sizeof(bank), "BNK-%.4s%.2s%.2s-1", cf.date,
+			 cf.date + 5, cf.date + 8);
+		srf_body(f, &sum, withdrawal, "", "", "T0400", DAY_SECONDS - 1,
+			 DAY_SECONDS - 1, -(gross - fee), 0, "Sweep to bank",
+			 bank);
+	}
+	srf_footer(f, "SF", &sum);
+	fprintf(f, "\"SC\",%" PRIu64 "\r\n", sum.rows);
+	srf_footer(f, "RF", &sum);
+	fprintf(f, "\"RC\",%" PRIu64 "\r\n\"FF\",%" PRIu64 "\r\n", sum.rows,
+		sum.rows);
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad)
+		return msg_fail(EX_IOERR, "%s:", path);
+	if (facts != NULL) {
+		fprintf(facts, "{\"fact\":\"paypal\",\"payout\":");
+		if (rows > 0)
+			fprintf(facts, "\"%s\"", withdrawal);
+		else
+			fputs("null", facts);
+		fprintf(facts, ",\"currency\":\"%s\",\"rows\":%" PRIu64,
+			cf.cur.code, rows);
+		fact_money(facts, "gross", gross);
+		fact_money(facts, "fee", fee);
+		fact_money(facts, "net", gross - fee);
+		fputs("}\n", facts);
 	}
 	return 0;
 }
@@ -1865,20 +2597,6 @@ plain_word(const char *s, size_t max)
 		      s[i] == '_' || s[i] == '-'))
 			return 0;
 	return 1;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static void
@@ -1943,14 +2661,18 @@ usage(FILE *f)
 		"[--shop HANDLE]\n"
 		"               [--currency CUR] [--payouts N] [--facts FILE] "
 		"[--api VERSION]\n"
+		"               [--paypal-srf FILE] [--prior-pending] "
+		"[--disputes N]\n"
+		"               [--reserve AMOUNT]\n"
 		"       gen-day -h | --help | --version\n");
 }
 
 /*
  * gen-day writes one made-up but consistent Shopify business day, as the
  * raw envelopes shopify-extract writes: the catalogue, the orders in the
- * order they were processed, the Shopify Payments payouts and their
- * balance transactions.  Every number adds up to the minor unit, the same
+ * order they were processed, the disputes, the Shopify Payments payouts
+ * and their balance transactions; and, if asked, the day's PayPal
+ * Settlement Report.  Every number adds up to the minor unit, the same
  * arguments give the same bytes, and a day of any size streams in flat
  * memory, so it serves the sample day, the tests and the benchmarks.
  */
@@ -1966,22 +2688,27 @@ main(int argc, char *argv[])
 	    {"payouts", required_argument, NULL, 'p'},
 	    {"facts", required_argument, NULL, 'f'},
 	    {"api", required_argument, NULL, 'a'},
+	    {"paypal-srf", required_argument, NULL, 'P'},
+	    {"prior-pending", no_argument, NULL, 'r'},
+	    {"disputes", required_argument, NULL, 'D'},
+	    {"reserve", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *date = "2026-11-26", *currency = "EUR", *facts_path = NULL;
-	const char *why;
-	uint64_t seed = 1, v = 0, events = 0, pending = 0;
+	const char *srf_path = NULL, *reserve = NULL, *why;
+	uint64_t v = 0, events = 0, pending = 0;
 	FILE *facts = NULL;
 	struct order o;
-	struct event ev;
-	int ch, rv = 0, bad = 0, pend, i;
+	int ch, rv = 0, bad = 0, pend, i, prior_pending = 0;
 	unsigned p;
-	int64_t days, adjustment;
+	int64_t days;
+	char amount[MONEY_TEXT_MAX];
 
 	msg_init("gen-day");
 	opterr = 0; /* say it in msg.h's words */
+	cf.seed = 1;
 	cf.orders = 40;
 	cf.payouts = 2;
 	cf.shop = "demo";
@@ -1989,7 +2716,8 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			bad = number_arg("--seed", optarg, UINT64_MAX, &seed);
+			bad =
+			    number_arg("--seed", optarg, UINT64_MAX, &cf.seed);
 			break;
 		case 'n':
 			bad = number_arg("--orders", optarg, MAX_ORDERS, &v);
@@ -1998,6 +2726,11 @@ main(int argc, char *argv[])
 		case 'p':
 			bad = number_arg("--payouts", optarg, MAX_PAYOUTS, &v);
 			cf.payouts = (unsigned)v;
+			break;
+		case 'D':
+			bad =
+			    number_arg("--disputes", optarg, MAX_DISPUTES, &v);
+			cf.disputes = (unsigned)v;
 			break;
 		case 'd':
 			date = optarg;
@@ -2013,6 +2746,15 @@ main(int argc, char *argv[])
 			break;
 		case 'a':
 			cf.api = optarg;
+			break;
+		case 'P':
+			srf_path = optarg;
+			break;
+		case 'r':
+			prior_pending = 1;
+			break;
+		case 'R':
+			reserve = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -2052,12 +2794,29 @@ main(int argc, char *argv[])
 		msg_warn("'--shop' and '--api' take [A-Za-z0-9._-]");
 		goto usage;
 	}
-
-	memcpy(cf.date, date, 10);
-	cf.date[10] = '\0';
-	cf.day = (uint64_t)days;
-	cf.seed_key = mix64(seed ^ 0x7411a011c0ffeeULL) ^ mix64(cf.day);
 	set_currency(&cf.cur, currency);
+	if (reserve != NULL &&
+	    (money_parse(reserve, strlen(reserve), cf.cur.exp, &cf.reserve,
+			 &why) != 0 ||
+	     cf.reserve <= 0 || cf.reserve > 1000000000000LL)) {
+		msg_warn("'--reserve' takes a positive amount in %s, not '%s'",
+			 cf.cur.code, reserve);
+		goto usage;
+	}
+	/* Disputes and reserves are taken from payouts; there must be one. */
+	if ((cf.disputes > 0 || cf.reserve > 0) && cf.payouts == 0) {
+		msg_warn("'--disputes' and '--reserve' need '--payouts' of 1 "
+			 "or more");
+		goto usage;
+	}
+	/* A PayPal report counts hundredths, which a dinar's fils are not. */
+	if (srf_path != NULL && cf.cur.exp > 2) {
+		msg_warn("'--paypal-srf' counts hundredths, and %s has %d "
+			 "decimals",
+			 cf.cur.code, cf.cur.exp);
+		goto usage;
+	}
+
 	set_fx();
 	for (p = 0; p < NPRODUCTS; p++)
 		for (i = 0; i < catalogue[p].nvariants; i++) {
@@ -2070,10 +2829,16 @@ main(int argc, char *argv[])
 	set_envelope(env_product, sizeof(env_product), "product");
 	set_envelope(env_payout, sizeof(env_payout), "payout");
 	set_envelope(env_balance, sizeof(env_balance), "balance_transaction");
+	set_envelope(env_dispute, sizeof(env_dispute), "dispute");
 
 	if (facts_path != NULL && (facts = fopen(facts_path, "w")) == NULL)
 		return msg_fail(EX_IOERR, "%s:", facts_path);
 
+	set_day((uint64_t)days);
+	/* 2000-01-01 has no day before it in the id space. */
+	if (prior_pending && cf.payouts > 0 && days > 0)
+		plan_prior();
+	clear_plan();
 	print_products();
 
 	/* The orders, counting their balance transactions by second. */
@@ -2083,20 +2848,37 @@ main(int argc, char *argv[])
 		print_order(&o);
 		if (facts != NULL)
 			fact_order(facts, &o);
-		for (i = 0; i < NSTREAMS; i++)
-			if (order_event(&o, (enum stream)i, &ev)) {
-				count_event(&ev);
-				events++;
-			}
+		plan_order(&o, &events);
 	}
 
-	adjustment = cf.orders >= 20 && cf.payouts > 0 ? scale(-150) : 0;
-	pend = cut_payouts(events, adjustment);
+	pend = cut_payouts(events, day_adjustment());
+	place_extras(pend);
+	if (cf.payouts > 0) {
+		payouts[0].charges += prior.charges;
+		payouts[0].charge_fees += prior.charge_fees;
+		payouts[0].refunds += prior.refunds;
+		payouts[0].rows += prior.rows;
+	}
+	for (p = 0; p < ndisputes; p++) {
+		const struct dispute *d = &disputes[p];
+
+		print_dispute(d);
+		if (facts != NULL) {
+			fprintf(facts,
+				"{\"fact\":\"dispute\",\"key\":\"%s/dispute/"
+				"%" PRIu64 "\",\"order\":\"%s/order/%" PRIu64
+				"\",\"currency\":\"%s\"",
+				cf.shop, d->id, cf.shop,
+				day_id(ID_ORDER, d->order), cf.cur.code);
+			fact_money(facts, "amount", d->amount);
+			fact_money(facts, "fee", scale(1500));
+			fprintf(facts, ",\"status\":\"%s\"}\n",
+				d->won_time >= 0 ? "won" : "needs_response");
+		}
+	}
 	for (p = 0; p < cf.payouts; p++) {
 		print_payout(&payouts[p]);
 		if (facts != NULL) {
-			char amount[MONEY_TEXT_MAX];
-
 			money_format(payout_net(&payouts[p]), cf.cur.exp,
 				     amount);
 			fprintf(facts,
@@ -2110,16 +2892,20 @@ main(int argc, char *argv[])
 	}
 	if (!oerrno)
 		rv = print_balances(pend, &pending);
-
 	oflush();
+	if (rv == 0 && !oerrno && srf_path != NULL)
+		rv = write_paypal_srf(srf_path, facts);
+
 	if (facts != NULL) {
 		fprintf(facts,
 			"{\"fact\":\"day\",\"orders\":%" PRIu64
 			",\"payouts\":%u,\"balance_transactions\":%" PRIu64
-			",\"pending\":%" PRIu64 ",\"products\":%u}\n",
+			",\"pending\":%" PRIu64 ",\"prior_pending\":%" PRIu64
+			",\"disputes\":%u,\"products\":%u}\n",
 			cf.orders, cf.payouts, balance_rows, pending,
+			cf.payouts > 0 ? prior.rows : 0, ndisputes,
 			(unsigned)NPRODUCTS);
-		if (fclose(facts) != 0 && rv == 0)
+		if ((ferror(facts) || fclose(facts) != 0) && rv == 0)
 			rv = msg_fail(EX_IOERR, "%s:", facts_path);
 	}
 	if (oerrno) {

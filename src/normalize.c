@@ -31,7 +31,6 @@
 #include "json.h"
 #include "money.h"
 #include "msg.h"
-#include "ndjson.h"
 #include "secret.h"
 #include "sha256.h"
 #include "stage.h"
@@ -942,7 +941,7 @@ check_sum(struct conv *c, const char *what, int64_t computed, struct amt a,
 
 static jv payment(struct conv *c, jv t, jv order_id, jv order_name);
 static jv refund(struct conv *c, jv rf, jv order_id, jv order_name,
-		 jv taxes_included);
+		 jv taxes_included, jv order);
 
 static void
 order(struct conv *c, jv d)
@@ -1145,7 +1144,7 @@ order(struct conv *c, jv d)
 	list = items(c, d, "refunds", NULL);
 	jv_array_foreach(list, i, rf)
 	{
-		jv x = refund(c, rf, id, name, tincl);
+		jv x = refund(c, rf, id, name, tincl, r);
 
 		refunds = jv_array_append(refunds, json_get(x, "key"));
 		emit(c, x);
@@ -1278,8 +1277,122 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 	return r;
 }
 
+/* The member key of obj (borrowed), owned; null when it is absent. */
 static jv
-refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
+member(jv obj, const char *key)
+{
+	jv v = json_get(obj, key);
+
+	return jv_is_valid(v) ? v : jv_null();
+}
+
+/*
+ * What names each tax of a canonical line (borrowed): its tax lines'
+ * title, rate and channel_liable, without the amounts, which are the
+ * whole line's and not the refund's.
+ */
+static jv
+tax_kinds(jv line)
+{
+	jv list = json_get(line, "tax_lines"), out = jv_array();
+
+	if (jv_get_kind(list) == JV_KIND_ARRAY) {
+		jv_array_foreach(list, i, t)
+		{
+			jv x = jv_object();
+
+			x = put(x, "title", member(t, "title"));
+			x = put(x, "rate", member(t, "rate"));
+			x = put(x, "channel_liable",
+				member(t, "channel_liable"));
+			out = jv_array_append(out, x);
+			jv_free(t);
+		}
+	}
+	jv_free(list);
+	return out;
+}
+
+/*
+ * What a credit note needs of the order line a refund line gives back
+ * (canonical, borrowed).  Copied onto the refund so that enrich-tax plans
+ * a refund from the refund alone: a day split for parallel may put an
+ * order and its refund in different processes.
+ */
+static jv
+refunded_line(jv line)
+{
+	static const char *const keys[] = {
+	    "sku",	  "title",    "name",	   "quantity",
+	    "unit_price", "discount", "gift_card", "taxable"};
+	jv x = jv_object();
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		x = put(x, keys[i], member(line, keys[i]));
+	return put(x, "tax_lines", tax_kinds(line));
+}
+
+/* The same for a refunded shipping line. */
+static jv
+refunded_shipping(jv sl)
+{
+	jv x = jv_object();
+
+	x = put(x, "title", member(sl, "title"));
+	return put(x, "tax_lines", tax_kinds(sl));
+}
+
+/* The item of list (borrowed) whose "id" is id (borrowed); null if none. */
+static jv
+by_id(jv list, jv id)
+{
+	jv found = jv_null();
+
+	if (jv_get_kind(list) != JV_KIND_ARRAY ||
+	    jv_get_kind(id) != JV_KIND_STRING)
+		return found;
+	jv_array_foreach(list, i, x)
+	{
+		const char *xid = json_str(x, "id");
+
+		if (jv_get_kind(found) == JV_KIND_NULL && xid != NULL &&
+		    strcmp(xid, jv_string_value(id)) == 0)
+			found = jv_copy(x);
+		jv_free(x);
+	}
+	return found;
+}
+
+/*
+ * Where the order's tax was levied (canonical order, borrowed): the
+ * shipping address's country and province codes, or the billing
+ * address's when it has no shipping address, as enrich-tax chooses.
+ */
+static jv
+jurisdiction(jv order)
+{
+	jv a = json_get(order, "shipping_address"), j = jv_object();
+
+	if (jv_get_kind(a) != JV_KIND_OBJECT) {
+		jv_free(a);
+		a = json_get(order, "billing_address");
+	}
+	j = put(j, "country_code", member(a, "country_code"));
+	j = put(j, "province_code", member(a, "province_code"));
+	jv_free(a);
+	return j;
+}
+
+/*
+ * A refund.  order is the canonical order it belongs to (borrowed), when
+ * the refund came inside it, else null: a refund alone (REST) knows its
+ * lines only from its own refund_line_items[].line_item, and neither its
+ * order's jurisdiction nor whether its taxes were included.
+ */
+static jv
+refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included,
+       jv order)
 {
 	jv r, id, lines = jv_array(), ship = jv_array(), adj = jv_array();
 	jv txs = jv_array(), list, p;
@@ -1309,6 +1422,9 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 	r = put(r, "restock", boolean(c, rf, "restock", NULL));
 	r = put(r, "taxes_included", jv_copy(taxes_included));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
+	r = put(r, "jurisdiction",
+		jv_get_kind(order) == JV_KIND_OBJECT ? jurisdiction(order)
+						     : jv_null());
 
 	list = items(c, rf, "refund_line_items", "refundLineItems");
 	jv_array_foreach(list, i, rl)
@@ -1334,6 +1450,33 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 		if (!json_has(x, "line_item_id"))
 			x = put(x, "line_item_id",
 				id_field(c, rl, "line_item_id", NULL));
+		if (jv_get_kind(order) == JV_KIND_OBJECT) {
+			jv ol = json_get(order, "lines"),
+			   lid = json_get(x, "line_item_id"),
+			   found = by_id(ol, lid);
+
+			x = put(x, "line_item",
+				jv_get_kind(found) == JV_KIND_OBJECT
+				    ? refunded_line(found)
+				    : jv_null());
+			jv_free(found);
+			jv_free(lid);
+			jv_free(ol);
+		} else if (jv_get_kind(li) == JV_KIND_OBJECT &&
+			   (json_has(li, "price") ||
+			    json_has(li, "price_set"))) {
+			/* REST gives the whole line; a bare {id, sku} is
+			 * not enough to copy. */
+			struct order_sums ignored;
+			jv full;
+
+			memset(&ignored, 0, sizeof(ignored));
+			full = line_item(c, li, i, &ignored);
+			x = put(x, "line_item", refunded_line(full));
+			jv_free(full);
+		} else {
+			x = put(x, "line_item", jv_null());
+		}
 		x = put(x, "sku", text(c, li, "sku", NULL));
 		x = put(x, "quantity", count(c, rl, "quantity", NULL));
 		x = put(x, "restock_type",
@@ -1361,6 +1504,21 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included)
 
 		x = put(x, "shipping_line_id",
 			id_field(c, sl, "shipping_line_id", "shippingLine"));
+		if (jv_get_kind(order) == JV_KIND_OBJECT) {
+			jv os = json_get(order, "shipping_lines"),
+			   sid = json_get(x, "shipping_line_id"),
+			   found = by_id(os, sid);
+
+			x = put(x, "shipping_line",
+				jv_get_kind(found) == JV_KIND_OBJECT
+				    ? refunded_shipping(found)
+				    : jv_null());
+			jv_free(found);
+			jv_free(sid);
+			jv_free(os);
+		} else {
+			x = put(x, "shipping_line", jv_null());
+		}
 		put_amt(c, &x, &pp, "amount",
 			required_bag(c, sl, NULL, "subtotal_amount_set",
 				     "subtotalAmountSet"));
@@ -1870,7 +2028,7 @@ rest_refund(struct conv *c, jv d)
 	/* A refund alone does not say whether the order's taxes were included.
 	 */
 	c->cur = NULL;
-	r = refund(c, d, jv_null(), jv_null(), jv_null());
+	r = refund(c, d, jv_null(), jv_null(), jv_null(), jv_null());
 	jv_free(p);
 	/* The refund first, then the transactions split out of it. */
 	c->out = jv_array_concat(jv_array_append(jv_array(), r), c->out);
@@ -2586,14 +2744,15 @@ write_records(struct stage *st, jv recs)
 	return rc;
 }
 
-static void
+static int
 process(struct stage *st, const char *line, size_t len, const char *file,
-	unsigned long lineno, int *io_error)
+	unsigned long lineno)
 {
 	jv env = jv_parse_sized(line, (int)len), recs;
 	const struct handler *h;
 	struct conv c;
 	const char *kind, *shop;
+	int rc;
 
 	st->in++;
 	if (!jv_is_valid(env)) {
@@ -2610,7 +2769,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		jv_free(msg);
 		counters_add(&st->in_kind, "(not json)");
 		stage_reject(st, file, lineno, line, len, "bad_json", detail);
-		return;
+		return 0;
 	}
 	if (jv_get_kind(env) != JV_KIND_OBJECT ||
 	    (kind = json_str(env, "kind")) == NULL) {
@@ -2618,7 +2777,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		stage_reject(st, file, lineno, line, len, "not_record",
 			     "not a record: expected an object with a 'kind'");
 		jv_free(env);
-		return;
+		return 0;
 	}
 	counters_add(&st->in_kind, kind);
 	if ((h = find_handler(kind)) == NULL) {
@@ -2629,7 +2788,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
 		jv_free(env);
-		return;
+		return 0;
 	}
 	memset(&c, 0, sizeof(c));
 	if ((shop = json_str(env, "shop")) == NULL || *shop == '\0' ||
@@ -2637,7 +2796,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		stage_reject(st, file, lineno, line, len, "missing_field",
 			     "'shop' is missing or not a shop handle");
 		jv_free(env);
-		return;
+		return 0;
 	}
 	c.shop = shop;
 	c.shop_currency = json_str(env, "shop_currency");
@@ -2645,7 +2804,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	if (!jv_is_valid(recs)) {
 		stage_reject(st, file, lineno, line, len, c.reason, c.detail);
 		jv_free(env);
-		return;
+		return 0;
 	}
 	if (jq != NULL) {
 		jv mapped = jv_array();
@@ -2665,7 +2824,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 			stage_reject(st, file, lineno, line, len, "jq_error",
 				     err);
 			jv_free(env);
-			return;
+			return 0;
 		}
 		recs = mapped;
 	}
@@ -2679,9 +2838,9 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 			st->split += (unsigned long)(n - 1);
 		}
 	}
-	if (write_records(st, recs) < 0)
-		*io_error = 1;
+	rc = write_records(st, recs);
 	jv_free(env);
+	return rc;
 }
 
 static void
@@ -2762,11 +2921,9 @@ main(int argc, char *argv[])
 	    {NULL, 0, NULL, 0},
 	};
 	const char *rejects = NULL, *stats = NULL, *jqfile = NULL;
-	const char *keyfile = NULL, *line;
-	struct ndjson_reader rd;
+	const char *keyfile = NULL;
 	struct stage st;
-	int ch, rc, status = 0, io_error = 0;
-	size_t len;
+	int ch, rc, status = 0;
 
 	msg_init("normalize");
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -2850,22 +3007,8 @@ main(int argc, char *argv[])
 	if ((rc = stage_init(&st, "normalize", rejects, stats)) != 0)
 		return rc;
 
-	ndjson_reader_init(&rd, argc, argv);
-	while ((rc = ndjson_reader_next(&rd, &line, &len)) != 0) {
-		if (rc < 0) {
-			msg_warn("%s", rd.err);
-			status = exit_worst(status, rd.status);
-			continue;
-		}
-		process(&st, line, len, rd.name, rd.lineno, &io_error);
-		if (io_error)
-			break;
-	}
-	ndjson_reader_release(&rd);
-	if (fflush(stdout) != 0 || ferror(stdout) || io_error) {
-		msg_warn("write error on standard output:");
-		status = exit_worst(status, EX_IOERR);
-	}
+	status = stage_read(&st, argc, argv, process);
+	status = stage_flush_stdout(status);
 	status = stage_finish(&st, status);
 	if (jq != NULL)
 		jq_teardown(&jq);
@@ -2873,9 +3016,5 @@ main(int argc, char *argv[])
 		memset(pii_key, 0, pii_keylen);
 		free(pii_key);
 	}
-	if (fclose(stdout) != 0 && status == 0) {
-		msg_warn("write error on standard output:");
-		status = EX_IOERR;
-	}
-	return status;
+	return stage_close_stdout(status);
 }

@@ -79,12 +79,13 @@ plan() {
 	    --stats "$OUT/stats.json" "$D/kinds.ndjson"
 	[ "$status" -eq 65 ]
 	[ "${stderr_lines[0]}" = "enrich-tax: $D/kinds.ndjson: line 3: order '#5': line:51: tax 'FR TVA' at rate 0.2 in FR is not in the tax map" ]
-	[ "${stderr_lines[1]}" = "enrich-tax: $D/kinds.ndjson: line 4: refund '6': its order 'demo/order/5' has taxes the tax map lacks" ]
-	[ "${stderr_lines[2]}" = "enrich-tax: $D/kinds.ndjson: line 5: refund '7': its order 'demo/order/8' was not earlier in the input, so its taxes are unknown" ]
+	# A refund maps the tax lines normalize copied from its order's line.
+	[ "${stderr_lines[1]}" = "enrich-tax: $D/kinds.ndjson: line 4: refund '6': line:51: tax 'FR TVA' at rate 0.2 in FR is not in the tax map" ]
+	[ "${stderr_lines[2]}" = "enrich-tax: $D/kinds.ndjson: line 5: refund '7': the refund has no 'jurisdiction' (it came without its order), so its taxes are unknown" ]
 	run jq -r '"\(.reason) \(.line) \(.record.key)"' "$OUT/rej.ndjson"
 	assert_output "unmapped_tax 3 demo/order/5
 unmapped_tax 4 demo/refund/6
-order_not_seen 5 demo/refund/7"
+order_data_missing 5 demo/refund/7"
 	assert_ledger "$OUT/stats.json"
 	# The product passed through byte for byte.
 	run --separate-stderr "$BIN/enrich-tax" --map "$MAP" --stats /dev/null "$D/kinds.ndjson"
@@ -211,4 +212,118 @@ bad_record"
 	    "$BIN/enrich-tax" "$MAP" "$D/excluded.ndjson"
 	[ "$status" -eq 74 ]
 	[[ "$output" == "enrich-tax: write error on standard output: No space left on device" ]]
+}
+
+# A generated day, normalized, in $OUT/day.ndjson (orders with refunds).
+generated_day() {
+	"$BIN/gen-day" --orders "$1" --seed "$2" | "$BIN/normalize" --stats /dev/null \
+	    >"$OUT/day.ndjson"
+}
+
+@test "split with parallel --pipe between orders and their refunds: byte-identical to one process" {
+	generated_day 1000 7
+	"$BIN/enrich-tax" --map "$TOP/samples/tax-map.json" --stats "$OUT/stats.json" \
+	    "$OUT/day.ndjson" >"$OUT/one.ndjson"
+	assert_ledger "$OUT/stats.json"
+	# The blocks are small enough that some refund lands in another
+	# block than its order: the number of the block of every line, beside
+	# each order's key and each refund's order_key.
+	parallel --pipe --block 100k -k -j 4 'sed "s/^/{#} /"' <"$OUT/day.ndjson" |
+	    cut -d' ' -f1 >"$OUT/blocks"
+	jq -r '[.kind, .key, .order_key // "-"] | @tsv' "$OUT/day.ndjson" |
+	    paste "$OUT/blocks" - >"$OUT/where.tsv"
+	apart=$(awk -F'\t' '$2 == "order" {block[$3] = $1}
+	    $2 == "refund" && block[$4] != "" && block[$4] != $1 {n++}
+	    END {print n + 0}' "$OUT/where.tsv")
+	echo "# $apart refunds in another block than their order" >&3
+	[ "$apart" -gt 0 ]
+	parallel --pipe --block 100k -k -j 4 "$BIN/enrich-tax" \
+	    --map "$TOP/samples/tax-map.json" --stats /dev/null \
+	    <"$OUT/day.ndjson" >"$OUT/split.ndjson"
+	cmp "$OUT/one.ndjson" "$OUT/split.ndjson"
+	# And the refunds were planned, not passed over.
+	run jq -r 'select(.kind == "refund") | .tax.status' "$OUT/split.ndjson"
+	[ "${#lines[@]}" -gt 50 ]
+	refute_line --regexp '^(unmapped|null)$'
+}
+
+@test "a refund is enriched from itself: alone, it gives what it gives after its order" {
+	generated_day 400 11
+	"$BIN/enrich-tax" --map "$TOP/samples/tax-map.json" --stats /dev/null \
+	    "$OUT/day.ndjson" | grep '"kind":"refund"' >"$OUT/with-orders.ndjson"
+	grep '"kind":"refund"' "$OUT/day.ndjson" >"$OUT/refunds.ndjson"
+	"$BIN/enrich-tax" --map "$TOP/samples/tax-map.json" --stats "$OUT/stats.json" \
+	    "$OUT/refunds.ndjson" >"$OUT/alone.ndjson"
+	assert_ledger "$OUT/stats.json"
+	[ "$(wc -l <"$OUT/alone.ndjson")" -gt 20 ]
+	cmp "$OUT/with-orders.ndjson" "$OUT/alone.ndjson"
+}
+
+@test "normalize copies onto each refund its order's jurisdiction, lines and shipping lines" {
+	generated_day 400 11
+	# Every refund against its order in the same file: the jurisdiction
+	# from the shipping (else billing) address, each refunded line's and
+	# shipping line's data as the order has it.
+	run jq -rs 'INDEX(.[] | select(.kind == "order"); .key) as $o
+	    | .[] | select(.kind == "refund") | . as $r | $o[$r.order_key] as $ord
+	    | ($ord.shipping_address // $ord.billing_address) as $a
+	    | def taxes: [.tax_lines[] | {title, rate, channel_liable}];
+	    [$r.jurisdiction == {country_code: $a.country_code, province_code: $a.province_code}]
+	    + [$r.lines[] | . as $l | ($ord.lines[] | select(.id == $l.line_item_id))
+	        | $l.line_item == {sku, title, name, quantity, unit_price, discount,
+	            gift_card, taxable, tax_lines: taxes}]
+	    + [$r.shipping[] | . as $s | ($ord.shipping_lines[] | select(.id == $s.shipping_line_id))
+	        | $s.shipping_line == {title, tax_lines: taxes}]
+	    | "\(length > 1) \(all)"' "$OUT/day.ndjson"
+	assert_success
+	[ "${#lines[@]}" -gt 20 ]
+	refute_line --partial false
+	# Shipping refunds and tax lines were among them.
+	run jq -r 'select(.kind == "refund") | .shipping[] | "\(.shipping_line | type) \(.shipping_line.tax_lines | length)"' "$OUT/day.ndjson"
+	[ "${#lines[@]}" -gt 5 ]
+	refute_line --regexp '^null'
+	assert_line --regexp '^object [1-9]'
+	run jq -r 'select(.kind == "refund") | .lines[].line_item.tax_lines | length' "$OUT/day.ndjson"
+	assert_line --regexp '^[1-9]'
+	refute_line null
+}
+
+@test "a refund plans from the order data it carries; without them it is rejected (order_data_missing)" {
+	run --separate-stderr "$BIN/enrich-tax" --map "$MAP" --rejects "$OUT/rej.ndjson" \
+	    --stats "$OUT/stats.json" "$D/refunds.ndjson"
+	[ "$status" -eq 65 ]
+	[ "${stderr_lines[0]}" = "enrich-tax: $D/refunds.ndjson: line 2: refund '9': line:91: the refund has no 'line_item' (its order has no such line, or it came without its order), so its taxes are unknown" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	run jq -r '"\(.reason) \(.line) \(.record.key)"' "$OUT/rej.ndjson"
+	assert_output "order_data_missing 2 demo/refund/9"
+	assert_ledger "$OUT/stats.json"
+	# No order in the input: prices, taxes, names and the gift card's
+	# liability all come from the refund's copies.
+	run --separate-stderr "$BIN/enrich-tax" --map "$MAP" --stats /dev/null "$D/refunds.ndjson"
+	run jq -r '.invoice_plan.lines[] | "\(.ref) \(.role) \(.account_role) \(.name) \(.quantity) x \(.price_unit) \(.subtotal) \(.tax) \([.taxes[].name] | join("+"))"' <<<"$output"
+	assert_output "line:101 product revenue Mug - Blue 1 x 12.10 10.00 2.10 21% S
+line:103 gift_card gift_card_liability Gift card 1 x 25.00 25.00 0.00 
+shipping:102 shipping shipping Standard 1 x 4.99 4.12 0.87 21% S"
+	run --separate-stderr "$BIN/enrich-tax" --unmapped pass --map "$MAP" --stats /dev/null "$D/refunds.ndjson"
+	assert_success
+	run jq -r '"\(.key) \(.tax.status) \(.tax.shopify_total) \(.invoice_plan.total) \([.tax.unmapped[]?.ref] | join(","))"' <<<"$output"
+	assert_output "demo/refund/10 exact 42.09 42.09 
+demo/refund/9 unmapped 17.09 null line:91,shipping:92"
+}
+
+@test "a REST refund alone keeps its lines' data but, without its order's jurisdiction, is rejected" {
+	f=$FIXTURES/shopify-api-node/refund/res/create.json
+	[ -f "$f" ] || fail "no fixture"
+	jq -c '{kind: "shopify.rest.refund", shop: "demo", data: .refund}' "$f" |
+	    "$BIN/normalize" --currency USD --stats /dev/null >"$OUT/alone.ndjson"
+	run jq -r 'select(.kind == "refund") | "\(.jurisdiction) \(.lines[0].line_item | "\(.unit_price) \(.sku) \(.tax_lines[0].title) \(.tax_lines[0].rate)")"' \
+	    "$OUT/alone.ndjson"
+	assert_output "null 199.00 IPOD2008RED State Tax 0.06"
+	run --separate-stderr "$BIN/enrich-tax" --map "$MAP" --rejects "$OUT/rej.ndjson" \
+	    --stats "$OUT/stats.json" "$OUT/alone.ndjson"
+	[ "$status" -eq 65 ]
+	[ "${stderr_lines[0]}" = "enrich-tax: $OUT/alone.ndjson: line 1: refund '929361464': the refund has no 'jurisdiction' (it came without its order), so its taxes are unknown" ]
+	run jq -r '"\(.reason) \(.record.key)"' "$OUT/rej.ndjson"
+	assert_output "order_data_missing demo/refund/929361464"
+	assert_ledger "$OUT/stats.json"
 }

@@ -62,15 +62,15 @@ MINOR='def minor: (if startswith("-") then -1 else 1 end) *
 	# The PayPal payments carry their transaction ids for match-settlement.
 	run jq -r 'select(.kind == "settlement" and .type == "charge")
 	    | "\(.order_name) \(.payment_reference)"' "$OUT/rec"
-	assert_output "$(printf '%s\n' '#1016 63009' '#1035 37248' '#1040 12930')"
+	assert_output "$(printf '%s\n' '#1016 DXA32Z9IFKZF8W0Q3' '#1035 6R1P39QODTYKZLVHE' '#1040 1J2I3GM6W0LQXTU1H')"
 	# Those are the sample day's PayPal orders and their authorizations.
 	run jq -r 'select(.kind == "shopify.order") | .data
 	    | .name as $n | .transactions[] | select(.gateway == "paypal")
 	    | "\($n) \(.authorizationCode)"' "$TOP/samples/day/00-extract.ndjson"
-	assert_output "$(printf '%s\n' '#1016 63009' '#1035 37248' '#1040 12930')"
+	assert_output "$(printf '%s\n' '#1016 DXA32Z9IFKZF8W0Q3' '#1035 6R1P39QODTYKZLVHE' '#1040 1J2I3GM6W0LQXTU1H')"
 	# The withdrawal to the bank is a payout.
 	run jq -r 'select(.kind == "payout") | "\(.key) \(.amount)"' "$OUT/rec"
-	assert_output "demo/payout/paypal:4WD91726LP0938211 200.00"
+	assert_output "demo/payout/paypal:3O3R35LEYG1E4C9UY 285.10"
 }
 
 @test "a PayPal file whose footer total is wrong is rejected whole" {
