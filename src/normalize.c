@@ -56,6 +56,7 @@ static jq_state *jq;		     /* --jq program, compiled once */
 struct conv {
 	const char *shop;	   /* the envelope's shop handle */
 	const char *shop_currency; /* the envelope's, for bare amounts */
+	const char *withdrawal;	   /* the envelope's, for PayPal rows */
 	jv src;			   /* the src block every record carries */
 	char where[160];    /* "order 1001: line item 2: " for messages */
 	int failed;	    /* an error was recorded */
@@ -2499,6 +2500,10 @@ paypal_srf_row(struct conv *c, jv d)
 			    c, l.gateway, jv_copy(l.id), jv_null(), -l.amount,
 			    file_date(c, done, "Transaction Completion Date"),
 			    jv_copy(l.processed_at));
+	} else if (c->withdrawal != NULL) {
+		/* The withdrawal that took it to the bank (settlement-extract
+		 * found it in the report). */
+		l.payout_id = jv_string(c->withdrawal);
 	} else {
 		l.payout_id = jv_null();
 	}
@@ -2800,6 +2805,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	}
 	c.shop = shop;
 	c.shop_currency = json_str(env, "shop_currency");
+	c.withdrawal = json_str(env, "withdrawal");
 	recs = convert(&c, h, env, line, len, file);
 	if (!jv_is_valid(recs)) {
 		stage_reject(st, file, lineno, line, len, c.reason, c.detail);

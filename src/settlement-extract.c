@@ -101,6 +101,8 @@ struct file_state {
 	size_t len, cap;	 /* bytes in buf, allocated */
 	size_t *off;		 /* where each held envelope starts */
 	unsigned long *line;	 /* and the line of its row */
+	char **withdrawal;	 /* PayPal: its id, for a withdrawal row */
+	unsigned *section_of;	 /* PayPal: the section it is in */
 	size_t nheld, heldcap;	 /* held envelopes, allocated */
 	jv seen;		 /* digest of a row's fields -> count */
 	int failed;		 /* the file is rejected */
@@ -113,8 +115,10 @@ struct file_state {
 	char account[80];	    /* account id from SH */
 	unsigned long section_line; /* line of the current SH */
 	unsigned long section_rows, file_rows;
+	unsigned sections; /* sections begun so far */
 	struct ledger section, report;
 	int ix_gross, ix_dc, ix_cur, ix_fee, ix_fdc, ix_fcur;
+	int ix_tid, ix_tcode; /* Transaction ID, Event Code */
 };
 
 static const char *shop_json; /* --shop as a JSON string, owned */
@@ -267,13 +271,21 @@ hold(struct file_state *fs, jv env, unsigned long line)
 		size_t cap = fs->heldcap ? fs->heldcap * 2 : 64;
 		size_t *off = realloc(fs->off, cap * sizeof(*off));
 		unsigned long *ln;
+		char **wd;
+		unsigned *sec;
 
 		if (off != NULL)
 			fs->off = off;
 		ln = realloc(fs->line, cap * sizeof(*ln));
 		if (ln != NULL)
 			fs->line = ln;
-		if (off == NULL || ln == NULL) {
+		wd = realloc(fs->withdrawal, cap * sizeof(*wd));
+		if (wd != NULL)
+			fs->withdrawal = wd;
+		sec = realloc(fs->section_of, cap * sizeof(*sec));
+		if (sec != NULL)
+			fs->section_of = sec;
+		if (off == NULL || ln == NULL || wd == NULL || sec == NULL) {
 			jv_free(text);
 			fail(fs, "no_memory", line, "out of memory");
 			fs->status = EX_OSERR;
@@ -298,6 +310,8 @@ hold(struct file_state *fs, jv env, unsigned long line)
 	}
 	fs->off[fs->nheld] = fs->len;
 	fs->line[fs->nheld] = line;
+	fs->withdrawal[fs->nheld] = NULL;
+	fs->section_of[fs->nheld] = fs->sections;
 	fs->nheld++;
 	memcpy(fs->buf + fs->len, s, n);
 	fs->len += n;
@@ -488,6 +502,15 @@ srf_body(struct file_state *fs, const struct csv_row *r)
 	fs->section_rows++;
 	fs->file_rows++;
 	data_row(fs, r, 1);
+	/* T04xx: money withdrawn to the bank, the PayPal payout. */
+	if (!fs->failed && fs->nheld > 0 &&
+	    strncmp(field_or_empty(r, fs->ix_tcode), "T04", 3) == 0 &&
+	    *field_or_empty(r, fs->ix_tid) != '\0' &&
+	    (fs->withdrawal[fs->nheld - 1] =
+		 strdup(field_or_empty(r, fs->ix_tid))) == NULL) {
+		fail(fs, "no_memory", r->line, "out of memory");
+		fs->status = EX_OSERR;
+	}
 }
 
 /*
@@ -594,6 +617,7 @@ srf_row(struct file_state *fs, const struct csv_row *r)
 		fs->section_line = r->line;
 		fs->section_rows = 0;
 		fs->section.n = 0;
+		fs->sections++;
 		snprintf(fs->account, sizeof(fs->account), "%s",
 			 r->n > 3 ? r->field[3] : "");
 	} else if (strcmp(type, "CH") == 0 && p == SRF_SECTION) {
@@ -604,6 +628,8 @@ srf_row(struct file_state *fs, const struct csv_row *r)
 			fs->ix_fee = column(fs, "Fee Amount");
 			fs->ix_fdc = column(fs, "Fee Debit or Credit");
 			fs->ix_fcur = column(fs, "Fee Currency");
+			fs->ix_tid = column(fs, "Transaction ID");
+			fs->ix_tcode = column(fs, "Transaction Event Code");
 			fs->place = SRF_BODY;
 		}
 	} else if (strcmp(type, "SB") == 0) {
@@ -732,18 +758,46 @@ reject_file(struct file_state *fs, const char *digest)
 	}
 }
 
-/* Write every held envelope, completed with the digest and the shop. */
+/*
+ * Write every held envelope, completed with the digest and the shop.  A
+ * PayPal row also names the withdrawal that took it to the bank: the
+ * first withdrawal at or after it in its section.  The report says no
+ * more; rows after a section's last withdrawal are still in the PayPal
+ * balance and name none.
+ */
 static int
 write_file(struct file_state *fs, const char *digest)
 {
+	const char **by = NULL, *next = NULL;
 	size_t i;
+	unsigned sec = 0;
 
+	if (fs->fmt == FMT_PAYPAL && fs->nheld > 0 &&
+	    (by = calloc(fs->nheld, sizeof(*by))) == NULL)
+		return -1;
+	for (i = fs->nheld; by != NULL && i-- > 0;) {
+		if (fs->section_of[i] != sec) {
+			sec = fs->section_of[i];
+			next = NULL;
+		}
+		if (fs->withdrawal[i] != NULL)
+			next = fs->withdrawal[i];
+		by[i] = next;
+	}
 	for (i = 0; i < fs->nheld; i++) {
-		printf("%s,\"sha256\":\"%s\",\"shop\":%s}\n",
-		       fs->buf + fs->off[i], digest, shop_json);
+		printf("%s,\"sha256\":\"%s\",\"shop\":%s", fs->buf + fs->off[i],
+		       digest, shop_json);
+		if (by != NULL && by[i] != NULL) {
+			jv id = jv_dump_string(jv_string(by[i]), 0);
+
+			printf(",\"withdrawal\":%s", jv_string_value(id));
+			jv_free(id);
+		}
+		puts("}");
 		st.out++;
 		counters_add(&st.out_kind, formats[fs->fmt].kind);
 	}
+	free(by);
 	return ferror(stdout) ? -1 : 0;
 }
 
@@ -794,6 +848,10 @@ extract(const char *path, enum format fmt, int *io_error)
 	}
 	free_columns(&fs);
 	free(fs.buf);
+	for (size_t i = 0; i < fs.nheld; i++)
+		free(fs.withdrawal[i]);
+	free(fs.withdrawal);
+	free(fs.section_of);
 	free(fs.off);
 	free(fs.line);
 	free(fs.section.v);

@@ -291,3 +291,32 @@ MINOR='def minor: (if startswith("-") then -1 else 1 end) *
 	[ "${#lines[@]}" -eq 5 ]
 	assert_ledger "$OUT/st"
 }
+
+# 2026-11-27: the PayPal payout was unbalanced by its whole amount, its
+# rows naming no payout.  A row names the withdrawal that took it to the
+# bank: the first at or after it in its section.
+@test "PayPal rows name the withdrawal that took them to the bank" {
+	local srf=$TOP/samples/settlement/STL-20261127.01.009.CSV
+	run --separate-stderr "$BIN/settlement-extract" --shop demo "$srf"
+	assert_success
+	run jq -r '"\(.data."Transaction Event Code") \(.withdrawal // "none")"' <<<"$output"
+	assert_output "T0006 3O3R35LEYG1E4C9UY
+T0006 3O3R35LEYG1E4C9UY
+T0006 3O3R35LEYG1E4C9UY
+T0400 3O3R35LEYG1E4C9UY"
+	# The same report with the withdrawal before the last sale: that sale
+	# is still in the PayPal balance.
+	awk 'NR == 7 { held = $0; next } { print } NR == 8 { print held }' \
+	    "$srf" >"$BATS_TEST_TMPDIR/moved.CSV"
+	run --separate-stderr "$BIN/settlement-extract" --shop demo "$BATS_TEST_TMPDIR/moved.CSV"
+	assert_success
+	run jq -r '"\(.data."Transaction ID") \(.withdrawal // "none")"' <<<"$output"
+	assert_line --index 2 "3O3R35LEYG1E4C9UY 3O3R35LEYG1E4C9UY"
+	assert_line --index 3 "1J2I3GM6W0LQXTU1H none"
+	# normalize puts them on the payout, and the payout balances.
+	"$BIN/settlement-extract" --shop demo "$srf" | "$BIN/normalize" --stats /dev/null |
+	    "$BIN/match-settlement" --stats /dev/null >"$BATS_TEST_TMPDIR/recon"
+	run jq -r 'select(.kind == "payout_recon") | "\(.status) \(.amount) \(.lines_net)"' \
+	    "$BATS_TEST_TMPDIR/recon"
+	assert_output "balanced 285.10 285.10"
+}
