@@ -495,6 +495,23 @@ add(struct conv *c, int64_t *sum, int64_t v)
 }
 
 /*
+ * Fail unless the connection conn (borrowed) was extracted to its end: a
+ * truncated connection would lose lines silently.
+ */
+static void
+complete(struct conv *c, jv conn, const char *name)
+{
+	jv page = json_get(conn, "pageInfo");
+	jv more = json_get(page, "hasNextPage");
+
+	if (jv_get_kind(more) == JV_KIND_TRUE)
+		fail(c, "incomplete", "'%s' has more pages than were extracted",
+		     name);
+	jv_free(page);
+	jv_free(more);
+}
+
+/*
  * The items of a list as Shopify gives them: a plain array (REST, and
  * GraphQL list fields), a connection {"nodes": [..]} or {"edges":
  * [{"node": ..}]}.  Owned array; empty when absent.
@@ -510,17 +527,7 @@ items(struct conv *c, jv obj, const char *rest, const char *gql)
 		return v;
 	nodes = json_get(v, "nodes");
 	if (jv_get_kind(nodes) == JV_KIND_ARRAY) {
-		jv page = json_get(v, "pageInfo");
-		jv more = json_get(page, "hasNextPage");
-
-		/* A truncated connection would lose lines silently. */
-		if (jv_get_kind(more) == JV_KIND_TRUE)
-			fail(c, "incomplete",
-			     "'%s' has more pages than were "
-			     "extracted",
-			     name_of(gql, rest));
-		jv_free(page);
-		jv_free(more);
+		complete(c, v, name_of(gql, rest));
 		jv_free(v);
 		return nodes;
 	}
@@ -528,16 +535,7 @@ items(struct conv *c, jv obj, const char *rest, const char *gql)
 	edges = json_get(v, "edges");
 	list = jv_array();
 	if (jv_get_kind(edges) == JV_KIND_ARRAY) {
-		jv page = json_get(v, "pageInfo");
-		jv more = json_get(page, "hasNextPage");
-
-		if (jv_get_kind(more) == JV_KIND_TRUE)
-			fail(c, "incomplete",
-			     "'%s' has more pages than were "
-			     "extracted",
-			     name_of(gql, rest));
-		jv_free(page);
-		jv_free(more);
+		complete(c, v, name_of(gql, rest));
 		jv_array_foreach(edges, i, e)
 		{
 			list = jv_array_append(list, json_get(e, "node"));

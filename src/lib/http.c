@@ -238,15 +238,25 @@ http_sleep_ms(long ms)
 		;
 }
 
-int
-http_post_retrying(struct http_client *c, const char *url, const char *body,
-		   size_t len, struct http_response *res)
+/* One attempt of a request, for retrying(). */
+typedef int attempt_fn(struct http_client *c, void *ctx,
+		       struct http_response *res);
+
+/*
+ * Make attempts until one is not worth retrying, waiting between them as
+ * http_backoff says, within the attempts and the time budget.  The one
+ * retry loop of the module: http_post_retrying and
+ * http_download_retrying differ only in their attempt.
+ */
+static int
+retrying(struct http_client *c, attempt_fn *once, void *ctx,
+	 struct http_response *res)
 {
 	long waited = 0, wait;
 	int attempt, rc, limited = 0;
 
 	for (attempt = 1;; attempt++) {
-		rc = http_post(c, url, body, len, res);
+		rc = once(c, ctx, res);
 		if (rc != 0 && !http_retryable(c, rc, res))
 			return EX_UNAVAILABLE;
 		if (!http_retryable(c, rc, res))
@@ -272,6 +282,29 @@ http_post_retrying(struct http_client *c, const char *url, const char *body,
 			 "gave up after %d attempts: %.200s", attempt, last);
 	}
 	return limited ? EX_TEMPFAIL : EX_UNAVAILABLE;
+}
+
+struct post_args {
+	const char *url;  /* where */
+	const char *body; /* what (borrowed) */
+	size_t len;	  /* its length */
+};
+
+static int
+post_once(struct http_client *c, void *ctx, struct http_response *res)
+{
+	struct post_args *a = ctx;
+
+	return http_post(c, a->url, a->body, a->len, res);
+}
+
+int
+http_post_retrying(struct http_client *c, const char *url, const char *body,
+		   size_t len, struct http_response *res)
+{
+	struct post_args a = {url, body, len};
+
+	return retrying(c, post_once, &a, res);
 }
 
 void
@@ -416,36 +449,24 @@ http_download(struct http_client *c, const char *url, FILE *f,
 	return 0;
 }
 
+struct download_args {
+	const char *url; /* where */
+	FILE *f;	 /* into what */
+};
+
+static int
+download_once(struct http_client *c, void *ctx, struct http_response *res)
+{
+	struct download_args *a = ctx;
+
+	return http_download(c, a->url, a->f, res);
+}
+
 int
 http_download_retrying(struct http_client *c, const char *url, FILE *f,
 		       struct http_response *res)
 {
-	long waited = 0, wait;
-	int attempt, rc, limited = 0;
+	struct download_args a = {url, f};
 
-	for (attempt = 1;; attempt++) {
-		rc = http_download(c, url, f, res);
-		if (!http_retryable(c, rc, res))
-			return rc == 0 ? 0 : EX_UNAVAILABLE;
-		limited = rc != 0 ? c->failure == HTTP_TIMEOUT
-				  : res->status == 429 || res->status == 408;
-		if (rc == 0)
-			snprintf(c->err, sizeof(c->err), "HTTP %ld",
-				 res->status);
-		wait = http_backoff(c, attempt, res);
-		http_response_release(res);
-		if (attempt >= c->max_attempts || waited + wait > c->budget_ms)
-			break;
-		http_sleep_ms(wait);
-		waited += wait;
-		c->retries++;
-	}
-	{
-		char last[sizeof(c->err)];
-
-		snprintf(last, sizeof(last), "%s", c->err);
-		snprintf(c->err, sizeof(c->err),
-			 "gave up after %d attempts: %.200s", attempt, last);
-	}
-	return limited ? EX_TEMPFAIL : EX_UNAVAILABLE;
+	return retrying(c, download_once, &a, res);
 }
