@@ -1552,6 +1552,28 @@ id_of(const char *prefix, const char *a, const char *b)
 	return xmlid_id(nm);
 }
 
+/*
+ * Add r to the targets t of a workflow step when its Odoo record, made in
+ * MODULE as <prefix>_<shop>_<id>, is known; the target owns the id.
+ */
+static void
+add_target(struct target *t, size_t *nt, struct rec *r, const char *prefix,
+	   const char *id)
+{
+	jv x;
+
+	if (id == NULL)
+		return;
+	x = id_of(prefix, id, NULL);
+	if (!jv_is_valid(x)) {
+		jv_free(x);
+		return;
+	}
+	t[*nt].r = r;
+	t[*nt].id = x;
+	(*nt)++;
+}
+
 /* --- orders: sale.order + invoice --------------------------------------- */
 
 static void
@@ -1656,20 +1678,10 @@ load_orders(void)
 	load_items("sale.order", fields_of(so_fields), so, nso, NULL);
 
 	/* confirm, then put back the Shopify date that confirm overwrote */
-	for (i = 0; i < nrecs; i++) {
-		jv id;
-
-		if (recs[i].rejected || strcmp(recs[i].kind, "order"))
-			continue;
-		id = id_of("so", json_str(recs[i].v, "id"), NULL);
-		if (!jv_is_valid(id)) {
-			jv_free(id);
-			continue;
-		}
-		t[nt].r = &recs[i];
-		t[nt].id = id; /* owned here, freed below */
-		nt++;
-	}
+	for (i = 0; i < nrecs; i++)
+		if (!recs[i].rejected && strcmp(recs[i].kind, "order") == 0)
+			add_target(t, &nt, &recs[i], "so",
+				   json_str(recs[i].v, "id"));
 	workflow("sale.order", "state", confirmed, "action_confirm", t, nt,
 		 "confirm");
 	for (i = 0; i < nt; i++) {
@@ -1761,20 +1773,10 @@ load_orders(void)
 	for (i = 0; i < nt; i++)
 		jv_free(t[i].id);
 	nt = 0;
-	for (i = 0; i < nrecs; i++) {
-		jv id;
-
-		if (recs[i].rejected || strcmp(recs[i].kind, "order"))
-			continue;
-		id = id_of("inv", json_str(recs[i].v, "id"), NULL);
-		if (!jv_is_valid(id)) {
-			jv_free(id);
-			continue;
-		}
-		t[nt].r = &recs[i];
-		t[nt].id = id;
-		nt++;
-	}
+	for (i = 0; i < nrecs; i++)
+		if (!recs[i].rejected && strcmp(recs[i].kind, "order") == 0)
+			add_target(t, &nt, &recs[i], "inv",
+				   json_str(recs[i].v, "id"));
 	workflow("account.move", "state", posted, "action_post", t, nt,
 		 "post_invoice");
 	for (i = 0; i < nt; i++)
@@ -1898,20 +1900,10 @@ load_refunds(void)
 		n++;
 	}
 	load_items("account.move", fields_of(fields), it, n, NULL);
-	for (i = 0; i < nrecs; i++) {
-		jv id;
-
-		if (recs[i].rejected || strcmp(recs[i].kind, "refund"))
-			continue;
-		id = id_of("rinv", json_str(recs[i].v, "id"), NULL);
-		if (!jv_is_valid(id)) {
-			jv_free(id);
-			continue;
-		}
-		t[nt].r = &recs[i];
-		t[nt].id = id;
-		nt++;
-	}
+	for (i = 0; i < nrecs; i++)
+		if (!recs[i].rejected && strcmp(recs[i].kind, "refund") == 0)
+			add_target(t, &nt, &recs[i], "rinv",
+				   json_str(recs[i].v, "id"));
 	workflow("account.move", "state", posted, "action_post", t, nt,
 		 "post_credit_note");
 	for (i = 0; i < nt; i++)
@@ -2103,21 +2095,11 @@ load_payments(void)
 	f = jv_array_append(f, jv_string("date"));
 	f = jv_array_append(f, jv_string(O.version >= 18 ? "memo" : "ref"));
 	load_items("account.payment", f, it, n, NULL);
-	for (i = 0; i < nrecs; i++) {
-		jv id;
-
-		if (recs[i].rejected || strcmp(recs[i].kind, "payment") ||
-		    !moves_money(recs[i].v))
-			continue;
-		id = id_of("pay", json_str(recs[i].v, "id"), NULL);
-		if (!jv_is_valid(id)) {
-			jv_free(id);
-			continue;
-		}
-		t[nt].r = &recs[i];
-		t[nt].id = id;
-		nt++;
-	}
+	for (i = 0; i < nrecs; i++)
+		if (!recs[i].rejected && strcmp(recs[i].kind, "payment") == 0 &&
+		    moves_money(recs[i].v))
+			add_target(t, &nt, &recs[i], "pay",
+				   json_str(recs[i].v, "id"));
 	workflow("account.payment", "state",
 		 O.version >= 18 ? posted18 : posted16, "action_post", t, nt,
 		 "post_payment");
@@ -2363,19 +2345,12 @@ load_payouts(void)
 	load_items("account.move", fields_of(fields), it, n, NULL);
 	for (i = 0; i < nrecs; i++) {
 		const char *pk = json_str(recs[i].v, "payout_key");
-		jv id;
 
-		if (recs[i].rejected || strcmp(recs[i].kind, "payout_recon") ||
-		    pk == NULL || strrchr(pk, '/') == NULL)
-			continue;
-		id = id_of("payout", strrchr(pk, '/') + 1, NULL);
-		if (!jv_is_valid(id)) {
-			jv_free(id);
-			continue;
-		}
-		t[nt].r = &recs[i];
-		t[nt].id = id;
-		nt++;
+		if (!recs[i].rejected &&
+		    strcmp(recs[i].kind, "payout_recon") == 0 && pk != NULL &&
+		    strrchr(pk, '/') != NULL)
+			add_target(t, &nt, &recs[i], "payout",
+				   strrchr(pk, '/') + 1);
 	}
 	workflow("account.move", "state", posted, "action_post", t, nt,
 		 "post_entry");
