@@ -2562,6 +2562,195 @@ stripe_balance_row(struct conv *c, jv d)
 	file_settlement(c, &l);
 }
 
+/* --- Odoo: the way back (odoo-extract's envelopes) -------------------- */
+
+/*
+ * Odoo's RPC writes datetimes as "YYYY-MM-DD HH:MM:SS" in UTC, without an
+ * offset (odoo.md 1.8: the server keeps and serves UTC); that is the one
+ * zone it can mean, so "Z" is added, never a shop's zone.
+ */
+static jv
+odoo_time(struct conv *c, jv obj, const char *name)
+{
+	const char *t = json_str(obj, name), *why;
+	char buf[40], out[UTC_TEXT_MAX];
+
+	if (t == NULL || strlen(t) != 19 || t[10] != ' ') {
+		fail(c, "bad_time", "'%s' is not an Odoo datetime", name);
+		return jv_null();
+	}
+	snprintf(buf, sizeof(buf), "%.10sT%sZ", t, t + 11);
+	if (utc_normalize(buf, out, &why) < 0) {
+		fail(c, "bad_time", "'%s' is not an Odoo datetime", name);
+		return jv_null();
+	}
+	return jv_string(out);
+}
+
+/* An Odoo char field: its text, or null for Odoo's false. */
+static jv
+odoo_text(jv obj, const char *name)
+{
+	const char *s = json_str(obj, name);
+
+	return s != NULL && *s ? jv_string(s) : jv_null();
+}
+
+/* The name of a many2one ([id, "name"] or false), or null. */
+static jv
+odoo_m2o_name(jv obj, const char *name)
+{
+	jv v = json_get(obj, name), n = jv_null();
+
+	if (jv_get_kind(v) == JV_KIND_ARRAY &&
+	    jv_array_length(jv_copy(v)) == 2) {
+		n = jv_array_get(jv_copy(v), 1);
+		if (jv_get_kind(n) != JV_KIND_STRING) {
+			jv_free(n);
+			n = jv_null();
+		}
+	}
+	jv_free(v);
+	return n;
+}
+
+/*
+ * odoo.picking: a done delivery of an order tillroll loaded becomes one
+ * fulfillment, its lines the moves done with their SKU and Shopify
+ * variant; the done quantity is quantity_done in Odoo 16 and quantity in
+ * 17 and 18.  A line that names neither SKU nor variant is refused, not
+ * guessed.
+ */
+static void
+odoo_picking(struct conv *c, jv env, jv d)
+{
+	const char *api = json_str(env, "api");
+	const char *qty_field = api != NULL && strncmp(api, "16", 2) == 0
+				    ? "quantity_done"
+				    : "quantity";
+	jv r, id, order_id, moves, lines = jv_array(), tracking;
+	const char *state = json_str(d, "state");
+	char ptext[32];
+
+	id = required_id(c, d, "id", NULL);
+	snprintf(ptext, sizeof(ptext), "%s",
+		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
+	context(c, "picking", ptext);
+	order_id = required_id(c, d, "order_id", NULL);
+	if (state == NULL || strcmp(state, "done") != 0)
+		fail(c, "not_done", "the delivery is not done (state '%s')",
+		     state ? state : "?");
+	moves = items(c, d, "moves", NULL);
+	jv_array_foreach(moves, i, m)
+	{
+		jv prod = json_get(m, "product"), q, line;
+		const char *mstate = json_str(m, "state");
+
+		q = count(c, m, qty_field, NULL);
+		if (jv_get_kind(q) == JV_KIND_NULL && !c->failed)
+			fail(c, "missing_field", "move %d: '%s' is missing",
+			     i + 1, qty_field);
+		if ((mstate != NULL && strcmp(mstate, "cancel") == 0) ||
+		    jv_get_kind(q) != JV_KIND_NUMBER ||
+		    jv_number_value(q) <= 0) {
+			/* Nothing of this line left the warehouse. */
+			jv_free(q);
+			jv_free(prod);
+			jv_free(m);
+			continue;
+		}
+		line = jv_object();
+		line = put(line, "sku", odoo_text(prod, "default_code"));
+		line = put(line, "variant_id",
+			   id_field(c, prod, "variant_id", NULL));
+		line = put(line, "quantity", q);
+		if (!json_has(line, "sku") && !json_has(line, "variant_id"))
+			fail(c, "unmapped_sku",
+			     "move %d: the product has neither SKU nor "
+			     "Shopify variant",
+			     i + 1);
+		lines = jv_array_append(lines, line);
+		jv_free(prod);
+		jv_free(m);
+	}
+	jv_free(moves);
+	if (jv_array_length(jv_copy(lines)) == 0)
+		fail(c, "empty_fulfillment", "no line was shipped");
+	tracking = jv_object();
+	tracking = put(tracking, "company", odoo_m2o_name(d, "carrier_id"));
+	tracking =
+	    put(tracking, "number", odoo_text(d, "carrier_tracking_ref"));
+	tracking = put(tracking, "url", odoo_text(d, "carrier_tracking_url"));
+	r = record(c, "fulfillment", make_key(c, "fulfillment", jv_copy(id)));
+	r = put(r, "id", id);
+	r = put(r, "name", odoo_text(d, "name"));
+	r = put(r, "order_key", make_key(c, "order", jv_copy(order_id)));
+	r = put(r, "order_id", order_id);
+	r = put(r, "tracking", tracking);
+	r = put(r, "lines", lines);
+	r = put(r, "shipped_at", odoo_time(c, d, "date_done"));
+	emit(c, r);
+}
+
+/*
+ * odoo.stock: a product's quants under one configured location become the
+ * inventory record of its Shopify variant at the Shopify location: the
+ * quantity available to sell is the sum of quantity less reserved.  Odoo
+ * does not know Shopify's inventory item id, so the key names the variant
+ * ("variant-<id>@<location>") and shopify-load resolves the item.
+ */
+static void
+odoo_stock(struct conv *c, jv d)
+{
+	jv prod = json_get(d, "product"), loc = json_get(d, "location");
+	jv variant, shop_loc, quants, r;
+	int64_t avail = 0;
+	char key[160];
+
+	variant = id_field(c, prod, "variant_id", NULL);
+	shop_loc = id_field(c, d, "shopify_location_id", NULL);
+	if (jv_get_kind(variant) != JV_KIND_STRING ||
+	    jv_get_kind(shop_loc) != JV_KIND_STRING)
+		fail(c, "missing_field",
+		     "'product.variant_id' or "
+		     "'shopify_location_id' is missing");
+	snprintf(
+	    key, sizeof(key), "variant-%s@%s",
+	    jv_get_kind(variant) == JV_KIND_STRING ? jv_string_value(variant)
+						   : "",
+	    jv_get_kind(shop_loc) == JV_KIND_STRING ? jv_string_value(shop_loc)
+						    : "");
+	context(c, "stock", key);
+	quants = items(c, d, "quants", NULL);
+	jv_array_foreach(quants, i, q)
+	{
+		jv on_hand = count(c, q, "quantity", NULL),
+		   reserved = count(c, q, "reserved_quantity", NULL);
+
+		/* Counts are whole numbers below 2^53: exact as int64. */
+		if (jv_get_kind(on_hand) == JV_KIND_NUMBER)
+			avail += (int64_t)jv_number_value(on_hand);
+		if (jv_get_kind(reserved) == JV_KIND_NUMBER)
+			avail -= (int64_t)jv_number_value(reserved);
+		jv_free(on_hand);
+		jv_free(reserved);
+		jv_free(q);
+	}
+	jv_free(quants);
+	r = record(c, "inventory", make_key(c, "inventory", jv_string(key)));
+	r = put(r, "inventory_item_id", jv_null());
+	r = put(r, "variant_id", variant);
+	r = put(r, "sku", odoo_text(prod, "default_code"));
+	r = put(r, "location_id", shop_loc);
+	r = put(r, "available", jv_number((double)avail));
+	r = put(r, "updated_at", jv_null());
+	r = put(r, "source", jv_string("odoo"));
+	r = put(r, "odoo_location", odoo_text(loc, "complete_name"));
+	jv_free(prod);
+	jv_free(loc);
+	emit(c, r);
+}
+
 /* --- the envelope ----------------------------------------------------- */
 
 enum shape { GRAPHQL, REST, CSV };
@@ -2591,6 +2780,8 @@ static const struct handler {
     {"shopify.csv.payout_row", CSV, 'S'},
     {"paypal.srf.row", CSV, 'Y'},
     {"stripe.balance.row", CSV, 'T'},
+    {"odoo.picking", REST, 'F'},
+    {"odoo.stock", REST, 'K'},
 };
 
 static const struct handler *
@@ -2679,6 +2870,12 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 			break;
 		case 'T':
 			stripe_balance_row(c, data);
+			break;
+		case 'F':
+			odoo_picking(c, env, data);
+			break;
+		case 'K':
+			odoo_stock(c, data);
 			break;
 		}
 	}

@@ -24,6 +24,13 @@ POST /_control {"faults": [...]} (replace the faults), POST /_seed
 {"model": M, "vals": {...}} and POST /_write {"model": M, "ids": [...],
 "vals": {...}} (change the database outside the write log).
 
+The warehouse, for odoo-extract: POST /_ship {"order": ID, EXTERNAL ID or
+client_order_ref, "carrier": NAME, "tracking": REF, "tracking_url": LINK,
+"lines": {SKU: QTY}, "date_done": "YYYY-MM-DD HH:MM:SS", "state": S}
+makes a delivery (done unless "state" says otherwise) of the order's goods
+lines; POST /_stock {"sku": SKU, "location": "WH/Stock", "quantity": N,
+"reserved": N} sets a quant.  Both answer the new record's id.
+
 Faults: {"type": "drop", "method": M, "model": X, "count": N} commits the
 call then closes the connection without answering; {"type": "slow",
 "ms": N, "count": N}; {"type": "http", "status": 502, "count": N} answers
@@ -293,6 +300,89 @@ def build_models(version):
         "module": F("char", "Module", required=True), "name": F("char", "External Identifier", required=True),
         "model": F("char", "Model Name", required=True), "res_id": F("integer", "Record ID"),
         "noupdate": F("boolean", "Non Updatable"), "complete_name": F("char", "Complete ID", compute=True)}}
+    m.update(stock_models(version))
+    return m
+
+
+def stock_models(version):
+    """The warehouse, as odoo-extract reads it (stock, delivery, sale_stock).
+
+    A done quantity is quantity_done on stock.move and qty_done on
+    stock.move.line in 16; 17 replaced both with quantity plus a boolean
+    picked, and 18 kept that.  Reading the other version's name is the
+    ValueError Odoo gives for an unknown field.
+    """
+    m = {}
+    m["stock.location"] = {"desc": "Inventory Locations", "fields": {
+        "name": F("char", "Location Name", required=True),
+        "complete_name": F("char", "Full Location Name", compute=True),
+        "location_id": F("many2one", "Parent Location", relation="stock.location"),
+        "usage": F("selection", "Location Type", selection=["supplier", "view", "internal", "customer",
+                                                            "inventory", "production", "transit"],
+                   default="internal", required=True),
+        "company_id": F("many2one", "Company", relation="res.company"),
+        "active": F("boolean", "Active", default=True)}}
+    m["stock.picking.type"] = {"desc": "Picking Type", "fields": {
+        "name": F("char", "Operation Type", required=True),
+        "code": F("selection", "Type of Operation", selection=["incoming", "outgoing", "internal"],
+                  required=True),
+        "company_id": F("many2one", "Company", relation="res.company")}}
+    m["delivery.carrier"] = {"desc": "Shipping Methods", "fields": {
+        "name": F("char", "Delivery Method", required=True),
+        "tracking_url": F("char", "Tracking Link"),
+        "active": F("boolean", "Active", default=True)}}
+    m["stock.picking"] = {"desc": "Transfer", "fields": {
+        "name": F("char", "Reference"), "origin": F("char", "Source Document"),
+        "partner_id": F("many2one", "Contact", relation="res.partner"),
+        "picking_type_id": F("many2one", "Operation Type", relation="stock.picking.type", required=True),
+        "picking_type_code": F("selection", "Type of Operation", selection=["incoming", "outgoing", "internal"],
+                               compute=True),
+        "state": F("selection", "Status", selection=["draft", "waiting", "confirmed", "assigned", "done",
+                                                     "cancel"], default="draft"),
+        "scheduled_date": F("datetime", "Scheduled Date"),
+        "date_done": F("datetime", "Date of Transfer"),
+        "location_id": F("many2one", "Source Location", relation="stock.location", required=True),
+        "location_dest_id": F("many2one", "Destination Location", relation="stock.location", required=True),
+        "sale_id": F("many2one", "Sales Order", relation="sale.order"),
+        "carrier_id": F("many2one", "Carrier", relation="delivery.carrier"),
+        "carrier_tracking_ref": F("char", "Tracking Reference"),
+        "carrier_tracking_url": F("char", "Tracking URL", compute=True),
+        "move_ids": F("one2many", "Operations", relation="stock.move", inverse="picking_id"),
+        "move_line_ids": F("one2many", "Operations", relation="stock.move.line", inverse="picking_id"),
+        "company_id": F("many2one", "Company", relation="res.company")}}
+    mv = {"name": F("char", "Description", required=True),
+          "picking_id": F("many2one", "Transfer", relation="stock.picking"),
+          "product_id": F("many2one", "Product", relation="product.product", required=True),
+          "product_uom_qty": F("float", "Demand", default=Decimal(0), required=True),
+          "state": F("selection", "Status", selection=["draft", "waiting", "confirmed", "partially_available",
+                                                       "assigned", "done", "cancel"], default="draft"),
+          "location_id": F("many2one", "Source Location", relation="stock.location", required=True),
+          "location_dest_id": F("many2one", "Destination Location", relation="stock.location", required=True),
+          "sale_line_id": F("many2one", "Sale Line", relation="sale.order.line"),
+          "move_line_ids": F("one2many", "Move Lines", relation="stock.move.line", inverse="move_id")}
+    ml = {"move_id": F("many2one", "Stock Operation", relation="stock.move"),
+          "picking_id": F("many2one", "Transfer", relation="stock.picking"),
+          "product_id": F("many2one", "Product", relation="product.product"),
+          "location_id": F("many2one", "From", relation="stock.location", required=True),
+          "location_dest_id": F("many2one", "To", relation="stock.location", required=True)}
+    if version >= 17:
+        mv["quantity"] = F("float", "Quantity", default=Decimal(0))
+        mv["picked"] = F("boolean", "Picked", default=False)
+        ml["quantity"] = F("float", "Quantity", default=Decimal(0))
+        ml["picked"] = F("boolean", "Picked", default=False)
+    else:
+        mv["quantity_done"] = F("float", "Quantity Done", default=Decimal(0))
+        ml["qty_done"] = F("float", "Done", default=Decimal(0))
+        ml["reserved_uom_qty"] = F("float", "Reserved", default=Decimal(0))
+    m["stock.move"] = {"desc": "Stock Move", "fields": mv}
+    m["stock.move.line"] = {"desc": "Product Moves (Stock Move Line)", "fields": ml}
+    m["stock.quant"] = {"desc": "Quants", "fields": {
+        "product_id": F("many2one", "Product", relation="product.product", required=True),
+        "location_id": F("many2one", "Location", relation="stock.location", required=True),
+        "quantity": F("float", "Quantity", default=Decimal(0)),
+        "reserved_quantity": F("float", "Reserved Quantity", default=Decimal(0), required=True),
+        "available_quantity": F("float", "Available Quantity", compute=True),
+        "company_id": F("many2one", "Company", relation="res.company")}}
     return m
 
 
@@ -473,6 +563,8 @@ def unlink(model, ids):
 # ---------------------------------------------------------------- business rules
 
 def display_name(model, r):
+    if model == "stock.location":
+        return location_name(r)
     if model == "product.product" and r.get("default_code"):
         return "[%s] %s" % (r["default_code"], r["name"])
     if model == "account.account":
@@ -828,7 +920,30 @@ def compute(model, r):
                     out["is_matched"] = True
     elif model == "ir.model.data":
         out["complete_name"] = "%s.%s" % (r["module"], r["name"])
+    elif model == "stock.location":
+        out["complete_name"] = location_name(r)
+    elif model == "stock.picking":
+        out["picking_type_code"] = S.rec["stock.picking.type"][r["picking_type_id"]]["code"]
+        out["move_ids"] = children("stock.picking", "move_ids", r["id"])
+        out["move_line_ids"] = children("stock.picking", "move_line_ids", r["id"])
+        c = S.rec["delivery.carrier"].get(r["carrier_id"]) if r.get("carrier_id") else None
+        # delivery's default: the carrier's link with the reference appended
+        out["carrier_tracking_url"] = (c["tracking_url"] + r["carrier_tracking_ref"]
+                                       if c and c.get("tracking_url") and r.get("carrier_tracking_ref") else None)
+    elif model == "stock.move":
+        out["move_line_ids"] = children("stock.move", "move_line_ids", r["id"])
+    elif model == "stock.quant":
+        out["available_quantity"] = (r["quantity"] or 0) - (r["reserved_quantity"] or 0)
     return out
+
+
+def location_name(r):
+    """complete_name as stock computes it: the parent's, "/", the name;
+    a view location at the top (the warehouse) starts the path."""
+    if r.get("location_id"):
+        parent = S.rec["stock.location"][r["location_id"]]
+        return "%s/%s" % (location_name(parent), r["name"])
+    return r["name"]
 
 
 def read_value(model, field, v):
@@ -904,13 +1019,30 @@ def match_leaf(model, r, leaf):
         return v not in val
     if op in ("like", "ilike"):
         return isinstance(v, str) and str(val).lower() in v.lower() if op == "ilike" else str(val) in str(v)
+    if op == "=like":
+        # SQL LIKE: % any run, _ any one character
+        import re
+        rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in str(val))
+        return isinstance(v, str) and re.fullmatch(rx, v, re.S) is not None
     if op == "=ilike":
         return isinstance(v, str) and v.lower() == str(val).lower()
+    if op == "child_of" and isinstance(v, int) and f_rel(model, path) == "stock.location":
+        want = set(val) if isinstance(val, list) else {val}
+        while v:
+            if v in want:
+                return True
+            v = S.rec["stock.location"][v].get("location_id")
+        return False
     if op in (">", "<", ">=", "<="):
         if v is False:
             return False
         return {">": v > val, "<": v < val, ">=": v >= val, "<=": v <= val}[op]
     raise value_error("Invalid leaf %r" % (leaf,))
+
+
+def f_rel(model, path):
+    f = MODELS[model]["fields"].get(path)
+    return f.get("relation") if f else None
 
 
 def match(model, r, domain):
@@ -1384,6 +1516,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 write(d["model"], d["ids"], d["vals"])
             self.send(200, "application/json", b"true")
             return
+        if u.path in ("/_ship", "/_stock"):
+            d = json.loads(raw)
+            with LOCK:
+                try:
+                    rid = ship(d) if u.path == "/_ship" else set_stock(d)
+                except OdooError as e:
+                    self.send(400, "application/json", json.dumps({"error": e.message}).encode())
+                    return
+            self.send(200, "application/json", json.dumps(rid).encode())
+            return
         if u.path == "/_seed":
             d = json.loads(raw)
             with LOCK:
@@ -1491,6 +1633,118 @@ def seed(conf_rounding, company_name="Tillroll Goods SRL"):
     create("product.product", pv)
 
 
+def seed_stock():
+    """A warehouse as a fresh database has it: WH/Stock under the WH view,
+    the partner locations, receipts and delivery orders."""
+    create("stock.location", {"name": "Partners", "usage": "view"})
+    create("stock.location", {"name": "Customers", "usage": "customer", "location_id": 1})
+    create("stock.location", {"name": "WH", "usage": "view", "company_id": 1})
+    create("stock.location", {"name": "Stock", "usage": "internal", "location_id": 3, "company_id": 1})
+    create("stock.picking.type", {"name": "Receipts", "code": "incoming", "company_id": 1})
+    create("stock.picking.type", {"name": "Delivery Orders", "code": "outgoing", "company_id": 1})
+
+
+def find_order(ref):
+    """A sale.order by id, by external id (module.name or a tillroll
+    name) or by client_order_ref."""
+    if isinstance(ref, str) and ref.isdigit():
+        ref = int(ref)
+    if isinstance(ref, int):
+        return ref if exists("sale.order", ref) else None
+    x = xmlid_find(ref if "." in ref else "tillroll." + ref)
+    if x is not None and x["model"] == "sale.order":
+        return x["res_id"]
+    for i, so in sorted(S.rec["sale.order"].items()):
+        if so.get("client_order_ref") == ref:
+            return i
+    return None
+
+
+def find_location(name):
+    for i, r in sorted(S.rec["stock.location"].items()):
+        if location_name(r) == name:
+            return i
+    return None
+
+
+def ship(d):
+    """The warehouse ships an order: a done delivery with its carrier and
+    tracking reference; lines {sku: qty} (default: every goods line in
+    full), done quantities in the version's field names."""
+    so_id = find_order(d["order"])
+    if so_id is None:
+        raise user_error("no sale order %r" % d["order"])
+    so = S.rec["sale.order"][so_id]
+    carrier = None
+    if d.get("carrier"):
+        carrier = next((i for i, c in S.rec["delivery.carrier"].items() if c["name"] == d["carrier"]), None)
+        if carrier is None:
+            carrier = create("delivery.carrier", {"name": d["carrier"], "tracking_url": d.get("tracking_url")})
+    stock = find_location(d.get("location", "WH/Stock"))
+    cust = find_location("Partners/Customers")
+    want = d.get("lines")
+    moves = []
+    for li in children("sale.order", "order_line", so_id):
+        ln = S.rec["sale.order.line"][li]
+        if not ln.get("product_id"):
+            continue
+        p = S.rec["product.product"][ln["product_id"]]
+        if (p.get("detailed_type") or p.get("type")) == "service":
+            continue
+        qty = ln["product_uom_qty"]
+        if want is not None:
+            if p.get("default_code") not in want:
+                continue
+            qty = Decimal(str(want[p["default_code"]]))
+        moves.append((li, ln["product_id"], ln["product_uom_qty"], qty))
+    S.seq["picking"] = S.seq.get("picking", 0) + 1
+    state = d.get("state", "done")
+    pk = create("stock.picking", {
+        "name": "WH/OUT/%05d" % S.seq["picking"], "origin": so["name"], "partner_id": so["partner_id"],
+        "picking_type_id": 2, "state": state, "scheduled_date": d.get("date_done", DATE_NOW),
+        "date_done": d.get("date_done", DATE_NOW) if state == "done" else False,
+        "location_id": stock, "location_dest_id": cust, "sale_id": so_id, "carrier_id": carrier or False,
+        "carrier_tracking_ref": d.get("tracking") or False, "company_id": 1})
+    for li, prod, demand, qty in moves:
+        mv = {"name": S.rec["product.product"][prod]["name"], "picking_id": pk, "product_id": prod,
+              "product_uom_qty": demand, "state": state if qty else "cancel", "location_id": stock,
+              "location_dest_id": cust, "sale_line_id": li}
+        ml = {"picking_id": pk, "product_id": prod, "location_id": stock, "location_dest_id": cust}
+        if VERSION >= 17:
+            mv.update(quantity=qty, picked=True)
+            ml.update(quantity=qty, picked=True)
+        else:
+            mv["quantity_done"] = qty
+            ml["qty_done"] = qty
+        mid = create("stock.move", mv)
+        if qty:
+            ml["move_id"] = mid
+            create("stock.move.line", ml)
+    return pk
+
+
+def set_stock(d):
+    """Stock on hand (and reserved) of a SKU at a location, as an
+    inventory adjustment would leave it; the location is made when new."""
+    prod = next((i for i, p in sorted(S.rec["product.product"].items()) if p.get("default_code") == d["sku"]),
+                None)
+    if prod is None:
+        raise user_error("no product with SKU %r" % d["sku"])
+    name = d.get("location", "WH/Stock")
+    loc = find_location(name)
+    if loc is None:
+        parent = find_location(name.rsplit("/", 1)[0]) if "/" in name else None
+        loc = create("stock.location", {"name": name.rsplit("/", 1)[-1], "location_id": parent or False,
+                                        "usage": "internal", "company_id": 1})
+    vals = {"quantity": d.get("quantity", 0), "reserved_quantity": d.get("reserved", 0)}
+    for i, q in S.rec["stock.quant"].items():
+        if q["product_id"] == prod and q["location_id"] == loc:
+            write("stock.quant", [i], vals)
+            return i
+    vals.update(product_id=prod, location_id=loc, company_id=1)
+    return create("stock.quant", vals)
+
+
 def demo_company():
     """The company samples/demo.json names, so the double matches it."""
     try:
@@ -1514,6 +1768,7 @@ def main():
     MODELS.update(build_models(VERSION))
     S = State()
     seed(a.rounding, a.company)
+    seed_stock()
     FAULTS = [json.loads(f) for f in a.fault]
     if LOG_PATH:
         open(LOG_PATH, "w").close()
