@@ -36,8 +36,23 @@ any answer), throttle (a THROTTLED answer, as if another app drained the
 bucket).
 
 Every request is logged to --log as one JSON object a line: time,
-operation, variables, requested cost, the bucket level when it arrived,
-whether it was throttled, the fault played, the HTTP status.
+operation, its kind (query or mutation), variables, requested cost, the
+bucket level when it arrived, whether it was throttled, the fault played,
+the HTTP status.
+
+For shopify-load (the way back): every order has one fulfillment order made
+from its line items that require shipping (remainingQuantity is the line's
+currentQuantity), readable through order(id:) { fulfillmentOrders
+fulfillments }; fulfillmentCreate checks each line against what remains
+and answers userErrors [{field, message}] as Shopify does for an unknown
+fulfillment order or line, a closed fulfillment order or a quantity above
+what remains; productVariant(id:) { inventoryItem { id } };
+inventoryItem(id:) with its inventoryLevels, inventoryItems
+searched by sku:, and inventorySetQuantities (name "available" only; an
+unknown item or location, or an item not stocked at the location, is a
+userError and nothing changes).  --dump FILE is rewritten after every
+mutation applied: {"fulfillments": {order gid: [...]}, "levels": {item
+gid: {location gid: available}}}, for tests to read.
 """
 
 import argparse
@@ -378,6 +393,42 @@ class World:
         self.items = {}
         for lv in self.levels:
             self.items.setdefault(lv['item']['id'], []).append(lv)
+        self.item_sku = {}
+        for p in self.products:
+            for v in p['variants']['nodes']:
+                self.by_id[v['id']] = v
+                if v.get('inventoryItem'):
+                    self.item_sku[v['inventoryItem']['id']] = v.get('sku')
+        self.fulfillment_seq = 0
+        self.fo_by_id = {}
+        for o in self.orders:
+            self.make_fulfillment_orders(o)
+
+    def make_fulfillment_orders(self, o):
+        """One fulfillment order an order, as a shop with one location
+        has, holding the lines that require shipping."""
+        lines = []
+        for li in (o.get('lineItems') or {}).get('nodes') or []:
+            if li.get('requiresShipping') is False:
+                continue
+            qty = li.get('currentQuantity', li.get('quantity')) or 0
+            lines.append({'id': 'gid://shopify/FulfillmentOrderLineItem/%d'
+                                % gid_num(li['id']),
+                          'remainingQuantity': qty, 'totalQuantity': qty,
+                          'lineItem': {'id': li['id'], 'sku': li.get('sku')}})
+        fo = {'id': 'gid://shopify/FulfillmentOrder/%d' % gid_num(o['id']),
+              'status': 'OPEN' if lines else 'CLOSED',
+              'orderId': o['id'], 'lineItems': {'nodes': lines}}
+        o['fulfillmentOrders'] = {'nodes': [fo]}
+        o['fulfillments'] = []
+        self.fo_by_id[fo['id']] = fo
+
+    def item_node(self, item_id):
+        if item_id not in self.items:
+            return None
+        return {'id': item_id, 'sku': self.item_sku.get(item_id),
+                'updatedAt': max(by_updated(x) for x in self.items[item_id]),
+                'inventoryLevels': {'nodes': self.items[item_id]}}
 
     def make_customers(self):
         seen = {}
@@ -429,6 +480,7 @@ SEARCH_FIELDS = {
         (n.get('associatedPayout') or {}).get('id'))),
     'payout_status': lambda n: (n.get('associatedPayout') or {}).get('status'),
     'status': lambda n: n.get('status'),
+    'sku': lambda n: n.get('sku'),
 }
 
 
@@ -585,7 +637,7 @@ class Handler(BaseHTTPRequestHandler):
             st.nreq += 1
             st.refill()
             fault = st.pick_fault()
-            entry.update(op=name, variables=variables, cost=requested,
+            entry.update(op=name, kind=kind, variables=variables, cost=requested,
                          available=round(st.available, 3), fault=fault)
             if fault in ('500', '502'):
                 entry['status'] = int(fault)
@@ -663,10 +715,17 @@ class Handler(BaseHTTPRequestHandler):
         for f in sel:
             name, a = f['name'], f['args']
             if kind == 'mutation':
-                if name != 'bulkOperationRunQuery':
+                if name == 'fulfillmentCreate':
+                    self.need('write_fulfillments', 'fulfillmentCreate')
+                    res = self.fulfillment_create(argval(a['fulfillment'], variables))
+                elif name == 'inventorySetQuantities':
+                    self.need('write_inventory', 'inventorySetQuantities')
+                    res = self.inventory_set(argval(a['input'], variables))
+                elif name == 'bulkOperationRunQuery':
+                    res = self.start_bulk(argval(a['query'], variables))
+                else:
                     raise GraphQLError("unknown mutation '%s'" % name)
-                out[f['alias']] = project(self.start_bulk(argval(a['query'], variables)),
-                                          f['sel'], variables)
+                out[f['alias']] = project(res, f['sel'], variables)
             elif name == 'shop':
                 out[f['alias']] = project({'currencyCode': w.currency,
                                            'name': 'Tillroll Demo',
@@ -683,11 +742,13 @@ class Handler(BaseHTTPRequestHandler):
                 out[f['alias']] = top_connection(w.customers, f, variables, 'ID')
             elif name == 'inventoryItems':
                 self.need('read_inventory', 'inventoryItems')
-                items = [{'id': k, 'updatedAt': max(by_updated(x) for x in v),
-                          'inventoryLevels': {'nodes': v}}
-                         for k, v in w.items.items()]
+                items = [w.item_node(k) for k in w.items]
                 out[f['alias']] = top_connection(items, f, variables, 'ID')
-            elif name in ('order', 'refund', 'product'):
+            elif name == 'inventoryItem':
+                self.need('read_inventory', 'inventoryItem')
+                out[f['alias']] = project(w.item_node(argval(a['id'], variables)),
+                                          f['sel'], variables)
+            elif name in ('order', 'refund', 'product', 'productVariant'):
                 node = w.by_id.get(argval(a['id'], variables))
                 out[f['alias']] = project(node, f['sel'], variables)
             elif name == 'shopifyPaymentsAccount':
@@ -712,6 +773,141 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.state.opts.deny_scope == scope:
             raise GraphQLError('Access denied for %s field. Required access: `%s` '
                                'access scope.' % (field, scope))
+
+    def fulfillment_create(self, inp):
+        """Shopify's checks, all before any change: one order, open
+        fulfillment orders, known lines, quantities within what remains."""
+        w = self.server.state.world
+        errors, plan, orders = [], [], set()
+        for i, pair in enumerate(inp.get('lineItemsByFulfillmentOrder') or []):
+            field = ['fulfillment', 'lineItemsByFulfillmentOrder', str(i)]
+            fo = w.fo_by_id.get(pair.get('fulfillmentOrderId'))
+            if fo is None:
+                errors.append({'field': field + ['fulfillmentOrderId'],
+                               'message': 'Fulfillment order does not exist.'})
+                continue
+            orders.add(fo['orderId'])
+            if fo['status'] not in ('OPEN', 'IN_PROGRESS'):
+                errors.append({'field': field + ['fulfillmentOrderId'],
+                               'message': 'Fulfillment order %d has an '
+                               'unfulfillable status= %s.'
+                               % (gid_num(fo['id']), fo['status'].lower())})
+                continue
+            lines = {l['id']: l for l in fo['lineItems']['nodes']}
+            asked = pair.get('fulfillmentOrderLineItems') or [
+                {'id': l['id'], 'quantity': l['remainingQuantity']}
+                for l in fo['lineItems']['nodes']]
+            for j, want in enumerate(asked):
+                lf = field + ['fulfillmentOrderLineItems', str(j)]
+                line = lines.get(want.get('id'))
+                if line is None:
+                    errors.append({'field': lf + ['id'], 'message':
+                                   'Fulfillment order line item does not exist.'})
+                elif not isinstance(want.get('quantity'), int) or \
+                        want['quantity'] < 1 or \
+                        want['quantity'] > line['remainingQuantity']:
+                    errors.append({'field': lf + ['quantity'], 'message':
+                                   'Invalid fulfillment order line item '
+                                   'quantity requested.'})
+                else:
+                    plan.append((fo, line, want['quantity']))
+        if not errors and not plan:
+            errors.append({'field': ['fulfillment'], 'message':
+                           'Fulfillment has no line items to fulfill.'})
+        if len(orders) > 1:
+            errors.append({'field': ['fulfillment', 'lineItemsByFulfillmentOrder'],
+                           'message': 'Fulfillment orders must belong to '
+                           'the same order.'})
+        if errors:
+            return {'fulfillment': None, 'userErrors': errors}
+        for fo, line, qty in plan:
+            line['remainingQuantity'] -= qty
+        touched = {id(fo): fo for fo, _, _ in plan}.values()
+        for fo in touched:
+            left = sum(l['remainingQuantity'] for l in fo['lineItems']['nodes'])
+            fo['status'] = 'CLOSED' if left == 0 else 'IN_PROGRESS'
+        order = w.by_id[next(iter(orders))]
+        w.fulfillment_seq += 1
+        t = inp.get('trackingInfo') or {}
+        f = {'id': 'gid://shopify/Fulfillment/%d' % (5600000000000 + w.fulfillment_seq),
+             'status': 'SUCCESS',
+             'trackingInfo': [{'company': t.get('company'), 'number': t.get('number'),
+                               'url': t.get('url')}] if t else [],
+             'notifyCustomer': bool(inp.get('notifyCustomer')),
+             'lineItems': [{'sku': line['lineItem']['sku'], 'quantity': qty}
+                           for _, line, qty in plan]}
+        order['fulfillments'].append(f)
+        left = [l['remainingQuantity'] for fo in order['fulfillmentOrders']['nodes']
+                for l in fo['lineItems']['nodes']]
+        order['displayFulfillmentStatus'] = ('FULFILLED' if sum(left) == 0
+                                             else 'PARTIALLY_FULFILLED')
+        self.dump()
+        return {'fulfillment': f, 'userErrors': []}
+
+    def inventory_set(self, inp):
+        w = self.server.state.world
+        errors, plan = [], []
+        known_locations = {lv['location']['id'] for v in w.items.values() for lv in v}
+        if inp.get('name') != 'available':
+            errors.append({'code': 'INVALID_NAME', 'field': ['input', 'name'],
+                           'message': 'The quantity name must be available.'})
+        for i, q in enumerate(inp.get('quantities') or []):
+            field = ['input', 'quantities', str(i)]
+            levels = w.items.get(q.get('inventoryItemId'))
+            if levels is None:
+                errors.append({'code': 'INVALID_INVENTORY_ITEM',
+                               'field': field + ['inventoryItemId'],
+                               'message': 'The specified inventory item could '
+                               'not be found.'})
+                continue
+            if q.get('locationId') not in known_locations:
+                errors.append({'code': 'INVALID_LOCATION',
+                               'field': field + ['locationId'],
+                               'message': 'The specified location could not '
+                               'be found.'})
+                continue
+            at = [lv for lv in levels if lv['location']['id'] == q['locationId']]
+            if not at:
+                errors.append({'code': 'ITEM_NOT_STOCKED_AT_LOCATION',
+                               'field': field + ['locationId'],
+                               'message': 'The specified inventory item is not '
+                               'stocked at the location.'})
+                continue
+            if not isinstance(q.get('quantity'), int):
+                errors.append({'code': 'INVALID_QUANTITY',
+                               'field': field + ['quantity'],
+                               'message': 'The quantity is not valid.'})
+                continue
+            plan.append((at[0], q['quantity']))
+        if errors:
+            return {'inventoryAdjustmentGroup': None, 'userErrors': errors}
+        changes = []
+        for lv, qty in plan:
+            for x in lv['quantities']:
+                if x['name'] == 'available':
+                    changes.append({'name': 'available', 'delta': qty - x['quantity'],
+                                    'quantityAfterChange': qty})
+                    x['quantity'] = qty
+        w.fulfillment_seq += 1
+        self.dump()
+        return {'inventoryAdjustmentGroup': {
+            'id': 'gid://shopify/InventoryAdjustmentGroup/%d'
+                  % (7700000000000 + w.fulfillment_seq),
+            'reason': inp.get('reason'), 'changes': changes}, 'userErrors': []}
+
+    def dump(self):
+        st = self.server.state
+        if not st.opts.dump:
+            return
+        w = st.world
+        out = {'fulfillments': {o['id']: o['fulfillments'] for o in w.orders},
+               'levels': {k: {lv['location']['id']: [x['quantity'] for x in lv['quantities']
+                                                      if x['name'] == 'available'][0]
+                              for lv in v} for k, v in w.items.items()}}
+        with open(st.opts.dump + '.tmp', 'w') as f:
+            json.dump(out, f, sort_keys=True)
+        import os
+        os.rename(st.opts.dump + '.tmp', st.opts.dump)
 
     def start_bulk(self, text):
         st = self.server.state
@@ -824,6 +1020,7 @@ def main():
     p.add_argument('--deny-scope')
     p.add_argument('--bulk-polls', type=int, default=3)
     p.add_argument('--bulk-fail', action='store_true')
+    p.add_argument('--dump')
     opts = p.parse_args()
     import os
     opts.token = os.environ.get(opts.token_env, 'shpat_double')
