@@ -777,65 +777,6 @@ extract_stock(void)
 
 /* --- state and options -------------------------------------------------- */
 
-static int
-parse_utc(const char *s, time_t *t)
-{
-	char utc[UTC_TEXT_MAX];
-	const char *why;
-	struct tm tm;
-
-	if (utc_normalize(s, utc, &why) < 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*t = timegm(&tm);
-	return 0;
-}
-
-static void
-format_utc(time_t t, char buf[UTC_TEXT_MAX])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, UTC_TEXT_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* "90", "90s", "30m", "1h", "2d" in seconds; -1 when malformed. */
-static long
-parse_duration(const char *s)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || end == s || n < 0 || n > 10L * 365 * 86400)
-		return -1;
-	switch (*end) {
-	case '\0':
-	case 's':
-		break;
-	case 'm':
-		n *= 60;
-		break;
-	case 'h':
-		n *= 3600;
-		break;
-	case 'd':
-		n *= 86400;
-		break;
-	default:
-		return -1;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return -1;
-	return n;
-}
 
 /* The state file: {"shop":..,"watermarks":{"pickings":T}}. */
 static int
@@ -1009,7 +950,7 @@ main(int argc, char *argv[])
 			break;
 		case 'S':
 		case 'U':
-			if (parse_utc(optarg, ch == 'S' ? &since : &until) <
+			if (utc_to_time(optarg, ch == 'S' ? &since : &until) <
 			    0) {
 				msg_warn("--%s: '%s' is not a timestamp with "
 					 "an offset",
@@ -1023,7 +964,7 @@ main(int argc, char *argv[])
 			state_path = optarg;
 			break;
 		case 'O':
-			if ((overlap = parse_duration(optarg)) < 0) {
+			if ((overlap = utc_duration(optarg)) < 0) {
 				msg_warn("--overlap: '%s' is not a duration "
 					 "such as 90s, 30m, 1h",
 					 optarg);
@@ -1105,7 +1046,7 @@ main(int argc, char *argv[])
 		p = json_get(wm, "pickings");
 		if (since_arg == NULL &&
 		    (jv_get_kind(p) != JV_KIND_STRING ||
-		     parse_utc(jv_string_value(p), &since) < 0))
+		     utc_to_time(jv_string_value(p), &since) < 0))
 			rc = msg_fail(EX_USAGE, "no --since and no watermark "
 						"for 'pickings' in the state");
 		else if (since_arg == NULL)
@@ -1162,7 +1103,7 @@ main(int argc, char *argv[])
 			jv_free(wms);
 			wms = jv_object();
 		}
-		format_utc(until, until_text);
+		utc_from_time(until, until_text);
 		wms = jv_object_set(wms, jv_string("pickings"),
 				    jv_string(until_text));
 		state = jv_object_set(state, jv_string("watermarks"), wms);

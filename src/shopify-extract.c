@@ -902,65 +902,6 @@ checkpoint(void)
 
 /* --- time -------------------------------------------------------------- */
 
-static int
-parse_utc(const char *s, time_t *t)
-{
-	char utc[UTC_TEXT_MAX];
-	const char *why;
-	struct tm tm;
-
-	if (utc_normalize(s, utc, &why) < 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*t = timegm(&tm);
-	return 0;
-}
-
-static void
-format_utc(time_t t, char buf[UTC_TEXT_MAX])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, UTC_TEXT_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* "90", "90s", "30m", "1h", "2d" in seconds; -1 when malformed. */
-static long
-parse_duration(const char *s)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || end == s || n < 0 || n > 10L * 365 * 86400)
-		return -1;
-	switch (*end) {
-	case '\0':
-	case 's':
-		break;
-	case 'm':
-		n *= 60;
-		break;
-	case 'h':
-		n *= 3600;
-		break;
-	case 'd':
-		n *= 86400;
-		break;
-	default:
-		return -1;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return -1;
-	return n;
-}
 
 /* --- connections -------------------------------------------------------- */
 
@@ -2055,7 +1996,7 @@ main(int argc, char *argv[])
 		case 'U': {
 			time_t t;
 
-			if (parse_utc(optarg, &t) < 0) {
+			if (utc_to_time(optarg, &t) < 0) {
 				msg_warn("--%s: '%s' is not a timestamp with "
 					 "an offset",
 					 ch == 'S' ? "since" : "until", optarg);
@@ -2076,7 +2017,7 @@ main(int argc, char *argv[])
 			state_path = optarg;
 			break;
 		case 'O':
-			if ((overlap = parse_duration(optarg)) < 0) {
+			if ((overlap = utc_duration(optarg)) < 0) {
 				msg_warn("--overlap: '%s' is not a duration "
 					 "such as 90s, 30m, 1h",
 					 optarg);
@@ -2263,7 +2204,7 @@ main(int argc, char *argv[])
 
 		jv_free(run);
 		run = jv_object();
-		format_utc(now, now_text);
+		utc_from_time(now, now_text);
 		for (i = 0; i < NRES; i++)
 			if (want[i])
 				snprintf(list + strlen(list),
@@ -2277,8 +2218,8 @@ main(int argc, char *argv[])
 			time_t t;
 			char u[UTC_TEXT_MAX];
 
-			parse_utc(until_arg, &t);
-			format_utc(t, u);
+			utc_to_time(until_arg, &t);
+			utc_from_time(t, u);
 			run = jv_object_set(run, jv_string("until"),
 					    jv_string(u));
 		} else {
@@ -2298,9 +2239,9 @@ main(int argc, char *argv[])
 				continue;
 			}
 			if (since_arg != NULL) {
-				parse_utc(since_arg, &t);
+				utc_to_time(since_arg, &t);
 			} else if (jv_get_kind(wm) == JV_KIND_STRING &&
-				   parse_utc(jv_string_value(wm), &t) == 0) {
+				   utc_to_time(jv_string_value(wm), &t) == 0) {
 				t -= overlap;
 			} else if (strcmp(all_resources[i], "inventory") == 0 ||
 				   strcmp(all_resources[i], "products") == 0 ||
@@ -2320,7 +2261,7 @@ main(int argc, char *argv[])
 			}
 			jv_free(wm);
 			jv_free(wms);
-			format_utc(t, s);
+			utc_from_time(t, s);
 			set_progress(all_resources[i], "since", jv_string(s));
 		}
 	}

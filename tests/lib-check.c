@@ -8,6 +8,8 @@
  *   lib-check money-sum CUR TEXT...     the sum, formatted
  *   lib-check utc TEXT                  the instant in UTC, or the error
  *   lib-check date TEXT                 "ok", or the error
+ *   lib-check duration TEXT             seconds, or -1
+ *   lib-check epoch TEXT                the instant in seconds, back as text
  *   lib-check id JSON                   the exact id text, or the error
  *   lib-check sha256                    digest of stdin
  *   lib-check hmac KEY                  HMAC-SHA256 of stdin under KEY
@@ -98,6 +100,17 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		printf("ok\n");
+	} else if (strcmp(cmd, "duration") == 0 && argc == 3) {
+		printf("%ld\n", utc_duration(argv[2]));
+	} else if (strcmp(cmd, "epoch") == 0 && argc == 3) {
+		time_t t;
+
+		if (utc_to_time(argv[2], &t) < 0) {
+			printf("error\n");
+			return 1;
+		}
+		utc_from_time(t, utc);
+		printf("%lld %s\n", (long long)t, utc);
 	} else if (strcmp(cmd, "id") == 0 && argc == 3) {
 		jv j = jv_parse(argv[2]);
 		char id[64];
@@ -141,9 +154,9 @@ main(int argc, char *argv[])
 		ndjson_reader_release(&r);
 		return status;
 	} else {
-		fprintf(stderr,
-			"usage: lib-check money-parse|money-format|"
-			"money-sum|utc|date|id|sha256|hmac|lines ...\n");
+		fprintf(stderr, "usage: lib-check money-parse|money-format|"
+				"money-sum|utc|date|duration|epoch|id|sha256|"
+				"hmac|lines ...\n");
 		return EX_USAGE;
 	}
 	return 0;

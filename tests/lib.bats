@@ -97,6 +97,24 @@ T
 	assert_output "2025-07-01T03:32:39Z"
 }
 
+@test "durations and instants for watermarks" {
+	cat >"$BATS_TEST_TMPDIR/t" <<'T'
+duration 90	90
+duration 90s	90
+duration 30m	1800
+duration 1h	3600
+duration 2d	172800
+duration 1w	-1
+duration -5	-1
+duration h	-1
+duration 1hh	-1
+epoch 2026-11-26T00:00:00Z	1795651200 2026-11-26T00:00:00Z
+epoch 2026-11-26T01:00:00+01:00	1795651200 2026-11-26T00:00:00Z
+epoch 2026-11-26	error
+T
+	table "$BATS_TEST_TMPDIR/t"
+}
+
 @test "ids are kept digit for digit or refused, never rounded" {
 	cat >"$BATS_TEST_TMPDIR/t" <<'T'
 id 450789469	450789469

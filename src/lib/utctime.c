@@ -1,5 +1,7 @@
 /* See LICENSE file for copyright and license details. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -129,4 +131,63 @@ utc_normalize(const char *s, char out[UTC_TEXT_MAX], const char **why)
 	out[19 + (nfrac ? nfrac + 1 : 0)] = 'Z';
 	out[20 + (nfrac ? nfrac + 1 : 0)] = '\0';
 	return 0;
+}
+
+int
+utc_to_time(const char *s, time_t *t)
+{
+	char utc[UTC_TEXT_MAX];
+	const char *why;
+	struct tm tm;
+
+	if (utc_normalize(s, utc, &why) < 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*t = timegm(&tm);
+	return 0;
+}
+
+void
+utc_from_time(time_t t, char buf[UTC_TEXT_MAX])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, UTC_TEXT_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+long
+utc_duration(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || n < 0 || n > 10L * 365 * 86400)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		n *= 60;
+		break;
+	case 'h':
+		n *= 3600;
+		break;
+	case 'd':
+		n *= 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	return n;
 }

@@ -12,6 +12,7 @@
  */
 
 #include <stdint.h>
+#include <time.h>
 
 /* "YYYY-MM-DDTHH:MM:SS" + up to 9 fraction digits + "Z" + NUL. */
 #define UTC_TEXT_MAX 32
@@ -28,5 +29,21 @@ int utc_normalize(const char *s, char out[UTC_TEXT_MAX], const char **why);
 
 /* Check that s is a real calendar date "YYYY-MM-DD".  Returns 0 or -1. */
 int utc_check_date(const char *s, const char **why);
+
+/*
+ * The instant of a timestamp with an offset (as utc_normalize reads it),
+ * in seconds since the epoch, into *t.  Fractions of a second are
+ * dropped.  Returns 0 or -1.
+ */
+int utc_to_time(const char *s, time_t *t);
+
+/* Write the instant t as "YYYY-MM-DDTHH:MM:SSZ" into buf. */
+void utc_from_time(time_t t, char buf[UTC_TEXT_MAX]);
+
+/*
+ * A duration "90", "90s", "30m", "1h" or "2d" in seconds, at most ten
+ * years; -1 when malformed.
+ */
+long utc_duration(const char *s);
 
 #endif
