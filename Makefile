@@ -30,7 +30,7 @@ LDLIBS = -ljq -lcsv -lz $(shell pkg-config --libs libcurl 2>/dev/null || echo -l
 PROGS = $(notdir $(basename $(wildcard src/*.c)))
 MAN1 = $(PROGS:%=src/%.1) src/tillroll.1
 MAN5 = src/tillroll-records.5
-PIPELINES = daily replay fleet report passthrough lib.sh
+PIPELINES = daily replay fleet report stock-sync passthrough lib.sh
 
 LIBSRC = $(wildcard src/lib/*.c)
 LIBOBJ = $(LIBSRC:src/lib/%.c=$(BUILD)/lib/%.o)

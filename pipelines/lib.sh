@@ -78,13 +78,19 @@ run_stage() {
 	mkdir -p "$day/rejects" "$day/stats" "$day/.stages"
 	rm -f "$day/.$name".*
 	start=$(now)
+	# A program that rejects nothing takes no --rejects (NO_REJECTS=1).
+	local rejects=(--rejects "$day/.$name.rejects")
+	if [ -n "${NO_REJECTS-}" ]; then
+		rejects=()
+		: >"$day/.$name.rejects"
+	fi
 	# The caller (stage) runs this with errexit off: every status here
 	# is looked at.
 	if [ ${#inputs[@]} -gt 0 ]; then
 		gzip -dcf -- "${inputs[@]}"
 	else
 		: </dev/null
-	fi | (cd "$day" && exec "$@" --rejects "$day/.$name.rejects" \
+	fi | (cd "$day" && exec "$@" "${rejects[@]}" \
 	    --stats "$day/.$name.stats") | gzip -n -6 >"$day/.$name.out"
 	local statuses=("${PIPESTATUS[@]}")
 	rc=${statuses[1]}
@@ -177,7 +183,13 @@ stage() {
 	step "$name" "$rc"
 }
 
-STAGES="extract settlement normalize enrich-tax match-settlement odoo-load"
+STAGES="extract settlement normalize enrich-tax match-settlement odoo-load
+odoo-extract normalize-back shopify-load"
+
+# The way back (odoo-extract, normalize-back, shopify-load) reads what the
+# warehouse shipped in Odoo and writes it to Shopify; a --dry-run day,
+# which loads nothing into Odoo, has none.
+BACK_STAGES="odoo-extract normalize-back shopify-load"
 
 # stage_output NAME: the file a stage leaves in the day.
 stage_output() {
@@ -188,6 +200,9 @@ stage_output() {
 	enrich-tax) echo 20-enrich-tax.ndjson.gz ;;
 	match-settlement) echo 30-match-settlement.ndjson.gz ;;
 	odoo-load) echo 40-odoo-load.ndjson.gz ;;
+	odoo-extract) echo 50-odoo-extract.ndjson.gz ;;
+	normalize-back) echo 60-normalize-back.ndjson.gz ;;
+	shopify-load) echo 70-shopify-load.ndjson.gz ;;
 	*) return 1 ;;
 	esac
 }
@@ -199,6 +214,8 @@ stage_input() {
 	enrich-tax) echo "$day/10-normalize.ndjson.gz" ;;
 	match-settlement) echo "$day/20-enrich-tax.ndjson.gz" ;;
 	odoo-load) echo "$day/30-match-settlement.ndjson.gz" ;;
+	normalize-back) echo "$day/50-odoo-extract.ndjson.gz" ;;
+	shopify-load) echo "$day/60-normalize-back.ndjson.gz" ;;
 	esac
 }
 
@@ -210,6 +227,9 @@ run_from() {
 	for s in $STAGES; do
 		[ "$s" = "$first" ] && started=1
 		[ -n "$started" ] || continue
+		case " $BACK_STAGES " in
+		*" $s "*) [ -z "${dry_run-}" ] || continue ;;
+		esac
 		in=$(stage_input "$s")
 		if [ -n "$input" ] && [ "$s" = "$first" ]; then
 			in=$input
@@ -224,6 +244,10 @@ run_from() {
 		    "$bin/enrich-tax" --map "$tax_map" ;;
 		match-settlement) stage_match $in ;;
 		odoo-load) stage_load $in ;;
+		odoo-extract) stage_odoo_extract ;;
+		normalize-back) stage normalize-back "$(stage_output normalize-back)" \
+		    $in -- "$bin/normalize" --pii "$pii" ;;
+		shopify-load) stage_shopify_load $in ;;
 		esac
 		[ -z "$failed_stage" ] || return 0
 	done
@@ -323,6 +347,27 @@ stage_load() {
 	stage odoo-load 40-odoo-load.ndjson.gz "$@" -- "$bin/odoo-load" "${load[@]}"
 }
 
+# The deliveries Odoo marked done in the day's window.
+# (stock-sync sets odoo_resources=stock: a snapshot, with no window.)
+stage_odoo_extract() {
+	local extra=()
+	[ -z "${cacert-}" ] || extra+=(--cacert "$cacert")
+	if [ "${odoo_resources:-pickings}" = pickings ]; then
+		extra+=(--since "$since" --until "$until")
+	fi
+	NO_REJECTS=1 stage odoo-extract 50-odoo-extract.ndjson.gz -- \
+	    "$bin/odoo-extract" --config "$config" \
+	    --resources "${odoo_resources:-pickings}" "${extra[@]}"
+}
+
+stage_shopify_load() {
+	local extra=()
+	[ -z "${cacert-}" ] || extra+=(--cacert "$cacert")
+	[ -z "${dry_run-}" ] || extra+=(--dry-run)
+	stage shopify-load 70-shopify-load.ndjson.gz "$@" -- \
+	    "$bin/shopify-load" --config "$config" "${extra[@]}"
+}
+
 # write_run_json: run.json for the day (or replay folder) in $day.
 write_run_json() {
 	local stages='{}' versions='{}' f p rc start end
@@ -333,7 +378,8 @@ write_run_json() {
 		    --argjson s "$start" --argjson e "$end" \
 		    '.[$n] = {status: $rc, start: $s, end: $e}' <<<"$stages")
 	done
-	for p in shopify-extract settlement-extract normalize enrich-tax match-settlement odoo-load; do
+	for p in shopify-extract settlement-extract normalize enrich-tax \
+	    match-settlement odoo-load odoo-extract shopify-load; do
 		[ -x "$bin/$p" ] || continue
 		versions=$(jq -c --arg p "$p" \
 		    --arg v "$("$bin/$p" --version 2>/dev/null | head -1)" \

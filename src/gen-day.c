@@ -1589,6 +1589,11 @@ print_products(void)
 		put_jstr(pr->title);
 		PUT(",\"vendor\":\"Tillroll Goods\",\"productType\":");
 		put_jstr(pr->type);
+		/* PUT takes a literal: its size is the length. */
+		if (pr->giftcard)
+			PUT(",\"isGiftCard\":true");
+		else
+			PUT(",\"isGiftCard\":false");
 		PUT(",\"status\":\"ACTIVE\",\"updatedAt\":");
 		put_time(0);
 		PUT(",\"variants\":{\"nodes\":[");

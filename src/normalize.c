@@ -1905,6 +1905,11 @@ variant(struct conv *c, jv v, jv product)
 	r = put(r, "sku", text(c, v, "sku", NULL));
 	r = put(r, "barcode", text(c, v, "barcode", NULL));
 	r = put(r, "taxable", boolean(c, v, "taxable", NULL));
+	/* What needs no delivery: a gift card (GraphQL says so of the
+	 * product), or a variant that REST marks as not shipped. */
+	r = put(r, "gift_card", boolean(c, product, NULL, "isGiftCard"));
+	r = put(r, "requires_shipping",
+		boolean(c, v, "requires_shipping", "requiresShipping"));
 	r = json_set_str(r, "currency", c->cur ? c->cur : "");
 	r = put(r, "price",
 		money_jv(plain_money(c, v, "price", NULL, 1), c->exp));

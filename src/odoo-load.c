@@ -1239,6 +1239,29 @@ product_same(jv p, jv r)
 	return same;
 }
 
+/* 1 when obj (borrowed) has key set to true, or to false. */
+static int
+is_bool(jv obj, const char *key, jv_kind want)
+{
+	jv v = json_get(obj, key);
+	int yes = jv_get_kind(v) == want;
+
+	jv_free(v);
+	return yes;
+}
+
+static int
+is_true(jv obj, const char *key)
+{
+	return is_bool(obj, key, JV_KIND_TRUE);
+}
+
+static int
+is_false(jv obj, const char *key)
+{
+	return is_bool(obj, key, JV_KIND_FALSE);
+}
+
 static void
 load_products(void)
 {
@@ -1256,7 +1279,7 @@ load_products(void)
 	find_products(codes);
 	for (i = 0; i < nrecs; i++) {
 		struct rec *r = &recs[i];
-		const char *sku, *vt;
+		const char *sku, *vt, *kind;
 		jv p, row;
 		char name[400];
 
@@ -1279,10 +1302,16 @@ load_products(void)
 			jv_free(p);
 			continue;
 		}
+		/* A gift card, or anything Shopify does not ship, is a
+		 * service in Odoo: no delivery is made for it. */
+		kind = is_true(r->v, "gift_card") ||
+			       is_false(r->v, "requires_shipping")
+			   ? "service"
+			   : "consu";
 		row = row_of(6, jv_is_valid(p) ? json_get(p, "id") : jv_null(),
 			     jv_string(name), jv_string(sku),
 			     json_get(r->v, "barcode"), json_get(r->v, "price"),
-			     jv_string("consu"));
+			     jv_string(kind));
 		if (jv_is_valid(p)) {
 			upd[nu].r = r;
 			upd[nu].rows = jv_array_append(jv_array(), row);
@@ -1296,10 +1325,9 @@ load_products(void)
 			xmlid_name(nm, sizeof(nm), "product",
 				   json_str(r->v, "id"), NULL);
 			jv_free(row);
-			row =
-			    row_of(6, full_xmlid(nm), jv_string(name),
-				   jv_string(sku), json_get(r->v, "barcode"),
-				   json_get(r->v, "price"), jv_string("consu"));
+			row = row_of(6, full_xmlid(nm), jv_string(name),
+				     jv_string(sku), json_get(r->v, "barcode"),
+				     json_get(r->v, "price"), jv_string(kind));
 			add[na].r = r;
 			add[na].rows = jv_array_append(jv_array(), row);
 			add[na].id = jv_invalid();

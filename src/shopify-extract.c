@@ -164,8 +164,8 @@ static const char Q_REFUND_TRANSACTIONS[] =
 static const char Q_PRODUCTS[] =
     "query Products(" WINDOW_VARS ", $v: Int!) { products(first: $first, "
     "after: $after, sortKey: UPDATED_AT, query: $query) { nodes { id title "
-    "vendor productType status updatedAt variants(first: $v) { nodes { " VARIANT
-    " }" PAGE_INFO " } }" PAGE_INFO " } }";
+    "vendor productType isGiftCard status updatedAt variants(first: $v) { "
+    "nodes { " VARIANT " }" PAGE_INFO " } }" PAGE_INFO " } }";
 static const char Q_PRODUCT_VARIANTS[] =
     "query ProductVariants(" PAGE_VARS ") { product(id: $id) { "
     "variants(first: $first, after: $after) { nodes { " VARIANT " }" PAGE_INFO
@@ -901,7 +901,6 @@ checkpoint(void)
 }
 
 /* --- time -------------------------------------------------------------- */
-
 
 /* --- connections -------------------------------------------------------- */
 

@@ -46,7 +46,7 @@ case "$prog" in
 esac
 # The jobs (daily, replay, fleet, report) live in pipelines/.
 for dir in "$libexec/pipelines" "$libexec/../pipelines"; do
-	case "$prog" in daily|replay|fleet|report) ;; *) break ;; esac
+	case "$prog" in daily|replay|fleet|report|stock-sync) ;; *) break ;; esac
 	[ -x "$dir/$prog" ] && exec "$dir/$prog" "$@"
 done
 if [ ! -x "$libexec/$prog" ] || [ -d "$libexec/$prog" ] ||

@@ -32,7 +32,7 @@ setup_file() {
 	SHOPIFY_DOUBLE_TOKEN=$TOKEN serve shopify.port python3 \
 	    "$BATS_TEST_DIRNAME/shopify-double.py" --world "$TOP/samples/day/00-extract.ndjson" \
 	    --port-file shopify.port --log shopify.log --cert cert.pem --key key.pem \
-	    --restore-rate 100000
+	    --restore-rate 100000 --dump shopify-dump.json
 	ODOO_DOUBLE_KEY=$ODOO_KEY serve odoo.port python3 \
 	    "$BATS_TEST_DIRNAME/odoo-double.py" --port-file odoo.port --version 16 \
 	    --log odoo-writes.ndjson --company "$(jq -r .odoo.company "$TOP/samples/demo.json")"
@@ -160,4 +160,89 @@ W
 	    -- --cacert "$F/cert.pem"
 	assert_success
 	[ "$(awk -F'\t' 'NR > 1' "$F/fleet/fleet.joblog" | wc -l)" -eq 2 ]
+}
+
+# shopify_mutations: how many mutations the Shopify double has applied.
+shopify_mutations() {
+	jq -s '[.[] | select(.kind == "mutation" and .status == 200)] | length' \
+	    "$F/shopify.log"
+}
+
+odoo_post() {
+	curl -sf -H 'Content-Type: application/json' -d "$2" \
+	    "http://127.0.0.1:$(cat "$F/odoo.port")$1"
+}
+
+# The way back (issue 10): the warehouse ships in Odoo, Shopify shows it.
+@test "orders shipped in Odoo are fulfilled in Shopify with their tracking; a rerun sends nothing" {
+	[ -e "$F/a/demo/2026-11-26/run.json" ] || daily --root "$F/a"
+	# The warehouse ships every paid order with goods and no refund.
+	jq -r 'select(.kind == "order" and .financial_status == "paid"
+	    and (.refunds | length) == 0
+	    and any(.lines[]; .requires_shipping and (.gift_card | not))) | .name' \
+	    "$TOP/samples/day/10-normalize.expected.ndjson" >"$BATS_TEST_TMPDIR/shipped"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/shipped")" -ge 10 ]
+	while read -r name; do
+		odoo_post /_ship "$(jq -cn --arg o "$name" '{order: $o,
+		    carrier: "DHL Express", tracking: ("TR" + ($o | ltrimstr("#"))),
+		    date_done: "2026-11-26 21:00:00"}')" >/dev/null
+	done <"$BATS_TEST_TMPDIR/shipped"
+	local before
+	before=$(shopify_mutations)
+	run --separate-stderr daily --root "$F/ship"
+	local day=$F/ship/demo/2026-11-26
+	[ "$status" -eq 0 ] || { cat "$day"/rejects/*.ndjson | cut -c1-400; echo "$stderr"; false; }
+	[ "$(gzip -dc "$day/60-normalize-back.ndjson.gz" | jq -s '[.[] | select(.kind == "fulfillment")] | length')" \
+	    -eq "$(wc -l <"$BATS_TEST_TMPDIR/shipped")" ]
+	# Every shipped order has one fulfillment with its tracking number.
+	jq -r '"TR" + ltrimstr("#")' -R "$BATS_TEST_TMPDIR/shipped" | sort >"$BATS_TEST_TMPDIR/want"
+	jq -r '.fulfillments[][] | .trackingInfo[0].number' "$F/shopify-dump.json" |
+	    sort >"$BATS_TEST_TMPDIR/have"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/have"
+	[ "$(shopify_mutations)" -eq $((before + $(wc -l <"$BATS_TEST_TMPDIR/shipped"))) ]
+	# The same day again: Shopify already shows it, nothing is sent.
+	before=$(shopify_mutations)
+	run --separate-stderr daily --root "$F/ship-again"
+	assert_success
+	[ "$(shopify_mutations)" -eq "$before" ]
+}
+
+@test "a stock sync sets Shopify to Odoo's available quantity; an unmapped SKU is reported" {
+	[ -e "$F/a/demo/2026-11-26/run.json" ] || daily --root "$F/a"
+	local skus
+	skus=$(jq -r 'select(.kind == "product") | .sku' "$TOP/samples/day/10-normalize.expected.ndjson" | head -3)
+	local q=7
+	for sku in $skus; do
+		odoo_post /_stock "$(jq -cn --arg s "$sku" --argjson q "$q" \
+		    '{sku: $s, location: "WH/Stock", quantity: $q, reserved: 2}')" >/dev/null
+		q=$((q + 5))
+	done
+	# A product Odoo has but tillroll never mapped.
+	odoo_post /_seed '{"model": "product.product", "vals": {"name": "Back room stool", "default_code": "ZZ-UNMAPPED"}}' >/dev/null
+	odoo_post /_stock '{"sku": "ZZ-UNMAPPED", "location": "WH/Stock", "quantity": 4}' >/dev/null
+	run --separate-stderr "$P/stock-sync" --config "$F/shop.json" --root "$F/stock" \
+	    --cacert "$F/cert.pem"
+	assert_success
+	[[ "$stderr" == *"ZZ-UNMAPPED"* ]] || fail "the unmapped SKU was not reported: $stderr"
+	local run
+	run=$(ls -d "$F/stock/demo/stock/"*/ | head -1)
+	jq -e '.dropped_by_reason.unmapped_sku >= 1' "$run/stats/odoo-extract.json"
+	# Shopify holds Odoo's on hand less reserved for each item stocked.
+	q=7
+	for sku in $skus; do
+		local item
+		item=$(jq -r --arg s "$sku" 'select(.kind == "product" and .sku == $s) | .inventory_item_id' \
+		    "$TOP/samples/day/10-normalize.expected.ndjson")
+		run jq -r --arg i "gid://shopify/InventoryItem/$item" \
+		    '.levels[$i]["gid://shopify/Location/7000000000001"]' "$F/shopify-dump.json"
+		assert_output "$((q - 2))"
+		q=$((q + 5))
+	done
+	# Again: nothing differs, nothing is sent.
+	local before
+	before=$(shopify_mutations)
+	run --separate-stderr "$P/stock-sync" --config "$F/shop.json" --root "$F/stock" \
+	    --cacert "$F/cert.pem"
+	assert_success
+	[ "$(shopify_mutations)" -eq "$before" ]
 }
