@@ -34,6 +34,7 @@
 #include "msg.h"
 #include "secret.h"
 #include "stage.h"
+#include "statefile.h"
 #include "utctime.h"
 
 /* --- the query documents ---------------------------------------------- */
@@ -808,49 +809,19 @@ emit(const char *kind, jv node)
 static int
 state_save(void)
 {
-	char tmp[4096];
-	FILE *f;
-	int fd;
+	char err[600];
+	int rc = statefile_save(state_path, state, err, sizeof(err));
 
-	if (state_path == NULL)
-		return 0;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", state_path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
-	    (f = fdopen(fd, "w")) == NULL)
-		return msg_fail(EX_IOERR, "cannot write '%s':", tmp);
-	if (json_emit(f, jv_copy(state)) != 0 || fflush(f) != 0 ||
-	    fsync(fd) != 0) {
-		fclose(f);
-		return msg_fail(EX_IOERR, "cannot write '%s':", tmp);
-	}
-	if (fclose(f) != 0 || rename(tmp, state_path) != 0)
-		return msg_fail(EX_IOERR, "cannot write '%s':", state_path);
-	return 0;
+	return rc != 0 ? msg_fail(rc, "%s", err) : 0;
 }
 
 static int
 state_load(void)
 {
-	struct config cf; /* a JSON object file: the same reader */
-	int rc;
+	char err[600];
+	int rc = statefile_load(state_path, shop, &state, err, sizeof(err));
 
-	state = jv_object();
-	if (state_path == NULL || access(state_path, F_OK) != 0)
-		return 0;
-	if ((rc = config_load(&cf, state_path)) != 0) {
-		config_release(&cf);
-		return msg_fail(rc == EX_CONFIG ? EX_DATAERR : rc, "state: %s",
-				cf.err);
-	}
-	jv_free(state);
-	state = jv_copy(cf.root);
-	config_release(&cf);
-	if (json_str(state, "shop") != NULL &&
-	    strcmp(json_str(state, "shop"), shop) != 0)
-		return msg_fail(EX_CONFIG,
-				"'%s' is the state of shop '%s', not '%s'",
-				state_path, json_str(state, "shop"), shop);
-	return 0;
+	return rc != 0 ? msg_fail(rc, "%s", err) : 0;
 }
 
 /* state.run.<res>.<key> (owned), or jv_invalid(). */
