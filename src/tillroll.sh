@@ -16,7 +16,7 @@ USAGE
 		case "${p##*/}" in tillroll|lib-check) continue ;; esac
 		echo "  ${p##*/}"
 	done
-	echo "Jobs: daily, replay, fleet, report (see tillroll(1))."
+	echo "Jobs: daily, replay, fleet, report, stock-sync (see tillroll(1))."
 	echo "Each program has its own --help and manual page."
 }
 
