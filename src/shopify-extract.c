@@ -27,12 +27,12 @@
 #include <jv.h>
 
 #include "config.h"
-#include "gqlcost.h"
 #include "http.h"
 #include "json.h"
 #include "money.h"
 #include "msg.h"
 #include "secret.h"
+#include "shopgql.h"
 #include "stage.h"
 #include "statefile.h"
 #include "utctime.h"
@@ -264,8 +264,7 @@ static char endpoint[1024];
 static struct http_client http;
 static int verbose;
 static long max_cost = 1000; /* Shopify's single-query ceiling */
-static int max_throttles = 30;
-static long poll_ms = 1000; /* bulk polling interval */
+static long poll_ms = 1000;  /* bulk polling interval */
 static struct stage st;
 static FILE *out;	     /* stdout or --output */
 static const char *out_path; /* --output, or NULL */
@@ -283,417 +282,35 @@ static struct {
     {"rli", 3}, {"rsl", 1}, {"oa", 1}, {"rtx", 2},
 };
 
-/* --- the bucket ------------------------------------------------------- */
-
-/*
- * What the last answer told of the leaky bucket, in thousandths of a
- * point so that no floating point is needed: level at a moment, size and
- * restore rate.  Unknown until an answer carried throttleStatus.
- */
-static struct {
-	int known;
-	long long level_mp; /* currentlyAvailable, millipoints */
-	long long max_mp;   /* maximumAvailable */
-	long long rate_mp;  /* restoreRate, millipoints a second */
-	long long at_us;    /* when level was read, microseconds */
-} bucket;
-
-/* What each operation's answers said it cost, against our estimate. */
-static struct learned {
-	const char *op;
-	long permille; /* requestedQueryCost / estimate, 1000 = same */
-} learned[32];
-
-static unsigned long waited_ms, queries, throttles;
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Microseconds: at a restore rate of 1000/s a millisecond is a point. */
-static long long
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static long long
-bucket_level_now(void)
-{
-	long long level = bucket.level_mp +
-			  (now_us() - bucket.at_us) * bucket.rate_mp / 1000000;
-
-	return level > bucket.max_mp ? bucket.max_mp : level;
-}
-
-/* Sleep until the bucket holds cost points, as far as we know it. */
-static void
-bucket_wait(long cost)
-{
-	long long need, have;
-	long ms;
-
-	if (!bucket.known || bucket.rate_mp <= 0)
-		return;
-	have = bucket_level_now();
-	need = (long long)cost * 1000;
-	if (have >= need)
-		return;
-	/* One extra millisecond: the server's clock rounds too. */
-	ms = (long)((need - have) * 1000 / bucket.rate_mp) + 2;
-	if (verbose)
-		msg_warn("waiting %ld ms for the bucket (%lld of %ld points)",
-			 ms, have / 1000, cost);
-	http_sleep_ms(ms);
-	waited_ms += (unsigned long)ms;
-}
-
-/* Charge an attempt whose answer was lost: Shopify may have counted it. */
-static void
-bucket_charge(long cost)
-{
-	if (!bucket.known)
-		return;
-	bucket.level_mp = bucket_level_now() - (long long)cost * 1000;
-	bucket.at_us = now_us();
-}
-
-static long long
-millipoints(jv v)
-{
-	/* A number of points as JSON gives it; cost figures are small. */
-	if (jv_get_kind(v) != JV_KIND_NUMBER)
-		return -1;
-	return (long long)(jv_number_value(v) * 1000);
-}
-
-/* Read extensions.cost.throttleStatus from an answer (borrowed). */
-static long
-bucket_update(jv answer, long sent_ms)
-{
-	jv ext = json_get(answer, "extensions");
-	jv cost = json_get(ext, "cost");
-	jv ts = json_get(cost, "throttleStatus");
-	jv req = json_get(cost, "requestedQueryCost");
-	long long cur = millipoints(json_get(ts, "currentlyAvailable"));
-	long long max = millipoints(json_get(ts, "maximumAvailable"));
-	long long rate = millipoints(json_get(ts, "restoreRate"));
-	long requested = -1;
-
-	(void)sent_ms;
-	if (jv_get_kind(req) == JV_KIND_NUMBER)
-		requested = (long)jv_number_value(req);
-	if (cur >= 0 && max > 0 && rate >= 0) {
-		bucket.known = 1;
-		bucket.level_mp = cur;
-		bucket.max_mp = max;
-		bucket.rate_mp = rate;
-		/*
-		 * The level was read when the answer left the server; taking
-		 * it as of now undercounts the refill, which errs on the
-		 * safe side.
-		 */
-		bucket.at_us = now_us();
-	}
-	jv_free(req);
-	jv_free(ts);
-	jv_free(cost);
-	jv_free(ext);
-	return requested;
-}
-
-static struct learned *
-learned_for(const char *op)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(learned) / sizeof(learned[0]); i++) {
-		if (learned[i].op == NULL) {
-			learned[i].op = op;
-			learned[i].permille = 1000;
-		}
-		if (strcmp(learned[i].op, op) == 0)
-			return &learned[i];
-	}
-	return &learned[0];
-}
-
-/* Our estimate of a query's cost, raised by what Shopify said before. */
-static long
-estimate(const char *op, const char *doc, jv vars)
-{
-	long c = gql_cost(doc, vars);
-
-	if (c < 0)
-		return -1;
-	return (c * learned_for(op)->permille + 999) / 1000;
-}
-
 /* --- one GraphQL request ----------------------------------------------- */
 
-static int
-is_code(jv errors, const char *code)
-{
-	int found = 0;
+/*
+ * The bucket, THROTTLED answers, retries and what each operation costs
+ * are shopgql.h's, shared with shopify-load(1).
+ */
+static struct shopgql shopify;
 
-	if (jv_get_kind(errors) != JV_KIND_ARRAY)
-		return 0;
-	jv_array_foreach(errors, i, e)
-	{
-		jv ext = json_get(e, "extensions");
-		const char *c = json_str(ext, "code");
-
-		if (c != NULL && strcmp(c, code) == 0)
-			found = 1;
-		jv_free(ext);
-		jv_free(e);
-	}
-	return found;
-}
-
-static const char *
-first_message(jv errors)
-{
-	jv e;
-	const char *m;
-
-	if (jv_get_kind(errors) == JV_KIND_STRING)
-		return jv_string_value(errors);
-	if (jv_get_kind(errors) != JV_KIND_ARRAY ||
-	    jv_array_length(jv_copy(errors)) == 0)
-		return "no message";
-	e = jv_array_get(jv_copy(errors), 0);
-	m = json_str(e, "message");
-	jv_free(e);
-	return m ? m : "no message";
-}
-
-/* "read_orders" out of "Required access: `read_orders` access scope." */
+/* shopgql's verbose lines, with the program's prefix. */
 static void
-scope_of(const char *message, char *buf, size_t n)
+log_line(void *arg, const char *line)
 {
-	const char *a = strchr(message, '`'), *b;
-
-	buf[0] = '\0';
-	if (a != NULL && (b = strchr(a + 1, '`')) != NULL)
-		snprintf(buf, n, "%.*s", (int)(b - a - 1), a + 1);
+	(void)arg;
+	msg_warn("%s", line);
 }
 
 /*
  * Send doc (operation op) with vars (consumed) and return its data in
- * *data (owned).  Waits for the bucket, retries what is worth retrying,
- * waits out THROTTLED answers.  Returns 0, or a sysexits status with the
- * message printed.
+ * *data (owned).  Returns 0, or a sysexits status with the message
+ * printed.
  */
 static int
 gql(const char *op, const char *doc, jv vars, jv *data)
 {
-	struct http_response res;
-	jv body, answer, errors;
-	long cost, sent, requested;
-	int attempt = 1, throttled = 0, rc;
-	long waited = 0;
+	int rc = shopgql_query(&shopify, op, doc, vars, data);
 
-	*data = jv_invalid();
-	cost = estimate(op, doc, vars);
-	if (cost < 0) {
-		jv_free(vars);
-		return msg_fail(EX_SOFTWARE, "%s: cannot compute the cost", op);
-	}
-	body = jv_object_set(jv_object(), jv_string("query"), jv_string(doc));
-	body = jv_object_set(body, jv_string("variables"), vars);
-	body = jv_dump_string(body, 0);
-	for (;;) {
-		bucket_wait(cost);
-		sent = now_ms();
-		queries++;
-		rc = http_post(&http, endpoint, jv_string_value(body),
-			       (size_t)jv_string_length_bytes(jv_copy(body)),
-			       &res);
-		if (verbose) {
-			if (rc == 0)
-				msg_warn("%s: cost %ld, bucket %lld/%lld, "
-					 "HTTP %ld, %zu bytes, %ld ms",
-					 op, cost,
-					 bucket.known
-					     ? bucket_level_now() / 1000
-					     : -1LL,
-					 bucket.max_mp / 1000, res.status,
-					 res.len, res.elapsed_ms);
-			else
-				msg_warn("%s: cost %ld, failed: %s, %ld ms", op,
-					 cost, http.err, res.elapsed_ms);
-		}
-		answer = jv_invalid();
-		if (rc == 0 && res.status == 200) {
-			answer = jv_parse_sized(res.body, (int)res.len);
-			if (!jv_is_valid(answer) ||
-			    jv_get_kind(answer) != JV_KIND_OBJECT) {
-				/* A body cut short without a transport error.
-				 */
-				jv_free(answer);
-				answer = jv_invalid();
-				http_response_release(&res);
-				http.failure = HTTP_BROKEN;
-				snprintf(http.err, sizeof(http.err),
-					 "the answer is not JSON");
-				rc = -1;
-			}
-		}
-		if (rc == 0 && res.status == 200) {
-			http_response_release(&res);
-			requested = bucket_update(answer, sent);
-			if (requested > 0 && requested > cost) {
-				struct learned *l = learned_for(op);
-
-				l->permille =
-				    requested * l->permille / cost + 1;
-				cost = requested;
-			}
-			errors = json_get(answer, "errors");
-			if (is_code(errors, "THROTTLED")) {
-				jv_free(errors);
-				jv_free(answer);
-				throttles++;
-				if (++throttled > max_throttles) {
-					jv_free(body);
-					return msg_fail(EX_TEMPFAIL,
-							"%s: still throttled "
-							"after %d waits",
-							op, max_throttles);
-				}
-				if (!bucket.known) {
-					long w = http_backoff(&http, throttled,
-							      NULL);
-
-					http_sleep_ms(w);
-					waited_ms += (unsigned long)w;
-				}
-				continue; /* bucket_wait does the rest */
-			}
-			if (jv_get_kind(errors) != JV_KIND_NULL &&
-			    jv_is_valid(errors)) {
-				char scope[128];
-				const char *m = first_message(errors);
-
-				scope_of(m, scope, sizeof(scope));
-				if (is_code(errors, "ACCESS_DENIED") ||
-				    strncmp(m, "Access denied", 13) == 0)
-					rc = msg_fail(
-					    EX_NOPERM,
-					    "%s: the access token "
-					    "lacks the scope '%s' "
-					    "(Shopify: %s)",
-					    op, scope[0] ? scope : "?", m);
-				else if (is_code(errors, "MAX_COST_EXCEEDED"))
-					rc = msg_fail(EX_SOFTWARE,
-						      "%s: Shopify refused "
-						      "the query's cost: %s",
-						      op, m);
-				else
-					rc = msg_fail(EX_PROTOCOL,
-						      "%s: Shopify answered "
-						      "an error: %s",
-						      op, m);
-				jv_free(errors);
-				jv_free(answer);
-				jv_free(body);
-				return rc;
-			}
-			jv_free(errors);
-			*data = json_get(answer, "data");
-			jv_free(answer);
-			jv_free(body);
-			if (jv_get_kind(*data) != JV_KIND_OBJECT) {
-				jv_free(*data);
-				*data = jv_invalid();
-				return msg_fail(EX_PROTOCOL,
-						"%s: the answer has no data",
-						op);
-			}
-			return 0;
-		}
-		if (rc == 0 && (res.status == 401 || res.status == 403)) {
-			long status = res.status;
-
-			http_response_release(&res);
-			jv_free(body);
-			if (status == 401)
-				return msg_fail(EX_NOPERM,
-						"Shopify refused the access "
-						"token (HTTP 401): check "
-						"SHOPIFY_ACCESS_TOKEN or "
-						"shopify.token_file");
-			return msg_fail(EX_NOPERM,
-					"Shopify denied access (HTTP 403): the "
-					"app lacks a scope or the shop is "
-					"closed to it");
-		}
-		if (!http_retryable(&http, rc, &res)) {
-			long status = res.status;
-
-			if (rc == 0)
-				http_response_release(&res);
-			jv_free(body);
-			if (rc != 0)
-				return msg_fail(EX_UNAVAILABLE, "%s: %s", op,
-						http.err);
-			if (status == 404)
-				return msg_fail(EX_CONFIG,
-						"no GraphQL endpoint at '%s' "
-						"(HTTP 404): check "
-						"shopify.domain and "
-						"shopify.api_version",
-						endpoint);
-			if (status == 402 || status == 423)
-				return msg_fail(
-				    EX_UNAVAILABLE, "the shop is %s (HTTP %ld)",
-				    status == 402 ? "frozen" : "locked",
-				    status);
-			return msg_fail(EX_PROTOCOL,
-					"%s: unexpected HTTP %ld from Shopify",
-					op, status);
-		}
-		/* Lost or failed: Shopify may have charged it all the same. */
-		bucket_charge(cost);
-		{
-			long w =
-			    http_backoff(&http, attempt, rc == 0 ? &res : NULL);
-			char why[160];
-
-			if (rc == 0) {
-				snprintf(why, sizeof(why), "HTTP %ld",
-					 res.status);
-				http_response_release(&res);
-			} else {
-				snprintf(why, sizeof(why), "%.150s", http.err);
-			}
-			if (attempt >= http.max_attempts ||
-			    waited + w > http.budget_ms) {
-				jv_free(body);
-				return msg_fail(
-				    rc != 0 && http.failure == HTTP_CONNECT
-					? EX_UNAVAILABLE
-					: EX_TEMPFAIL,
-				    "%s: gave up after %d attempts: "
-				    "%s",
-				    op, attempt, why);
-			}
-			http_sleep_ms(w);
-			waited += w;
-			waited_ms += (unsigned long)w;
-			http.retries++;
-			attempt++;
-		}
-	}
+	if (rc != 0)
+		return msg_fail(rc, "%s", shopify.err);
+	return 0;
 }
 
 /*
@@ -707,10 +324,10 @@ page_size(const char *op, const char *doc, jv vars, long cap)
 	jv v0 = jv_object_set(jv_copy(vars), jv_string("first"), jv_number(0));
 	jv v1 = jv_object_set(jv_copy(vars), jv_string("first"), jv_number(1));
 
-	if (bucket.known && bucket.max_mp / 1000 < limit)
-		limit = (long)(bucket.max_mp / 1000);
-	fixed = estimate(op, doc, v0);
-	per = estimate(op, doc, v1) - fixed;
+	if (shopify.bucket.known && shopify.bucket.max_mp / 1000 < limit)
+		limit = (long)(shopify.bucket.max_mp / 1000);
+	fixed = shopgql_estimate(&shopify, op, doc, v0);
+	per = shopgql_estimate(&shopify, op, doc, v1) - fixed;
 	jv_free(v0);
 	jv_free(v1);
 	if (fixed < 0 || per <= 0)
@@ -1674,7 +1291,7 @@ bulk_orders(const struct window *w)
 		jv_free(data);
 		if (jv_get_kind(errs) == JV_KIND_ARRAY &&
 		    jv_array_length(jv_copy(errs)) > 0) {
-			const char *m = first_message(errs);
+			const char *m = shopgql_first_message(errs);
 
 			/* One bulk query at a time (before 2026-01): wait. */
 			if (strstr(m, "already in progress") != NULL &&
@@ -2152,6 +1769,9 @@ main(int argc, char *argv[])
 	http_client_header(&http, "Content-Type: application/json");
 	http_client_header(&http, "Accept: application/json");
 	http_client_header(&http, "Expect:");
+	shopgql_init(&shopify, &http, endpoint);
+	if (verbose)
+		shopify.log = log_line;
 
 	/* An unfinished run is finished first, whatever the options say. */
 	run = json_get(state, "run");
@@ -2318,7 +1938,8 @@ finish:
 	if (verbose)
 		msg_warn("%lu queries, %lu throttled, %lu retries, %lu ms "
 			 "waited",
-			 queries, throttles, http.retries, waited_ms);
+			 shopify.queries, shopify.throttles, http.retries,
+			 shopify.waited_ms);
 	rc = stage_finish(&st, rc);
 	if (fclose(out) != 0 && rc == 0)
 		rc = msg_fail(EX_IOERR, "write error on %s:",

@@ -200,26 +200,29 @@ is_code(jv errors, const char *code)
 	return found;
 }
 
+const char *
+shopgql_first_message(jv errors)
+{
+	jv e;
+	const char *m;
+
+	if (jv_get_kind(errors) == JV_KIND_STRING)
+		return jv_string_value(errors);
+	if (jv_get_kind(errors) != JV_KIND_ARRAY ||
+	    jv_array_length(jv_copy(errors)) == 0)
+		return "no message";
+	/* e shares its strings with errors, which keeps them alive. */
+	e = jv_array_get(jv_copy(errors), 0);
+	m = json_str(e, "message");
+	jv_free(e);
+	return m ? m : "no message";
+}
+
 /* The first error's message, copied into buf. */
 static const char *
 first_message(jv errors, char *buf, size_t n)
 {
-	jv e;
-	const char *m = NULL;
-
-	if (jv_get_kind(errors) == JV_KIND_STRING) {
-		snprintf(buf, n, "%s", jv_string_value(errors));
-		return buf;
-	}
-	if (jv_get_kind(errors) == JV_KIND_ARRAY &&
-	    jv_array_length(jv_copy(errors)) > 0) {
-		e = jv_array_get(jv_copy(errors), 0);
-		m = json_str(e, "message");
-		snprintf(buf, n, "%s", m ? m : "no message");
-		jv_free(e);
-		return buf;
-	}
-	snprintf(buf, n, "no message");
+	snprintf(buf, n, "%s", shopgql_first_message(errors));
 	return buf;
 }
 

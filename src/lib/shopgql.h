@@ -68,6 +68,13 @@ long shopgql_estimate(struct shopgql *g, const char *op, const char *doc,
 long shopgql_available(struct shopgql *g);
 
 /*
+ * The first message of errors (borrowed): a GraphQL errors or userErrors
+ * array of objects with a message, or a string.  "no message" when there
+ * is none.  The text is borrowed from errors and lives as long as it.
+ */
+const char *shopgql_first_message(jv errors);
+
+/*
  * Send doc (operation op, borrowed and outliving g) with vars (consumed)
  * and put the answer's data object in *data (owned).  Returns 0, or a
  * sysexits status with g->err set and *data invalid:
