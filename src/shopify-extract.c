@@ -1514,22 +1514,6 @@ usage(FILE *f)
 		"configuration error.\n");
 }
 
-static long
-number_arg(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || n < min || n > max) {
-		msg_warn("%s: '%s' is not a number from %ld to %ld", opt, s,
-			 min, max);
-		return -1;
-	}
-	return n;
-}
-
 /*
  * main: read the config and the state, find the window, check the token
  * and the shop, then extract each resource in turn, checkpointing as
@@ -1625,22 +1609,22 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			if ((timeout_s =
-				 number_arg("--timeout", optarg, 1, 3600)) < 0)
+				 arg_number("--timeout", optarg, 1, 3600)) < 0)
 				return EX_USAGE;
 			break;
 		case 'R':
 			if ((retries =
-				 number_arg("--retries", optarg, 1, 100)) < 0)
+				 arg_number("--retries", optarg, 1, 100)) < 0)
 				return EX_USAGE;
 			break;
 		case 'B':
 			if ((backoff =
-				 number_arg("--backoff", optarg, 1, 60000)) < 0)
+				 arg_number("--backoff", optarg, 1, 60000)) < 0)
 				return EX_USAGE;
 			break;
 		case 'P':
 			if ((poll_ms =
-				 number_arg("--poll", optarg, 1, 600000)) < 0)
+				 arg_number("--poll", optarg, 1, 600000)) < 0)
 				return EX_USAGE;
 			break;
 		case 'T':

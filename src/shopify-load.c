@@ -976,22 +976,6 @@ token_header(struct config *cf)
 	return rc < 0 ? msg_fail(EX_OSERR, "out of memory") : 0;
 }
 
-static long
-number_arg(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || n < min || n > max) {
-		msg_warn("%s: '%s' is not a number from %ld to %ld", opt, s,
-			 min, max);
-		return -1;
-	}
-	return n;
-}
-
 static void
 usage(FILE *f)
 {
@@ -1067,12 +1051,12 @@ main(int argc, char *argv[])
 			break;
 		case 'R':
 			if ((retries =
-				 number_arg("--retries", optarg, 1, 100)) < 0)
+				 arg_number("--retries", optarg, 1, 100)) < 0)
 				return EX_USAGE;
 			break;
 		case 'B':
 			if ((backoff =
-				 number_arg("--backoff", optarg, 1, 60000)) < 0)
+				 arg_number("--backoff", optarg, 1, 60000)) < 0)
 				return EX_USAGE;
 			break;
 		case 'v':

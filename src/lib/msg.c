@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "msg.h"
@@ -70,4 +71,20 @@ int
 exit_worst(int a, int b)
 {
 	return rank(b) > rank(a) ? b : a;
+}
+
+long
+arg_number(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || n < min || n > max) {
+		msg_warn("%s: '%s' is not a number from %ld to %ld", opt, s,
+			 min, max);
+		return -1;
+	}
+	return n;
 }

@@ -34,6 +34,13 @@ int msg_fail(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
+ * The number in the option argument s of option opt (for messages), when
+ * it is a whole decimal number from min to max; otherwise say so
+ * ("<prog>: --retries: 'x' is not a number from 1 to 100") and return -1.
+ */
+long arg_number(const char *opt, const char *s, long min, long max);
+
+/*
  * The worse of two exit statuses, for a program that goes on after an error
  * and must report the gravest one: any failure beats 0, and among failures
  * an operational one (I/O, software, remote) beats a data one (65), because
