@@ -803,14 +803,12 @@ state_save(void)
 static int
 load_key(void)
 {
-	const char *why, *env = NULL;
+	static const char *const envs[] = {"ODOO_API_KEY", "ODOO_PASSWORD",
+					   NULL};
+	const char *why, *env = secret_env(envs);
 	char path[4096];
 	int status, rc;
 
-	if (getenv("ODOO_API_KEY") && *getenv("ODOO_API_KEY"))
-		env = "ODOO_API_KEY";
-	else if (getenv("ODOO_PASSWORD") && *getenv("ODOO_PASSWORD"))
-		env = "ODOO_PASSWORD";
 	if (env != NULL) {
 		if (secret_load(env, NULL, &O.key, &O.keylen, &status, &why) <
 		    0)

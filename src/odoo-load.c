@@ -532,6 +532,24 @@ placeholder(const char *model, const char *what)
 	return jv_string_fmt("@%s:%s", model, what);
 }
 
+/* The string values of the object obj (borrowed), as an array (owned):
+ * the codes of the config's journals or accounts. */
+static jv
+string_values(jv obj)
+{
+	jv out = jv_array();
+
+	jv_object_foreach(obj, k, v)
+	{
+		if (jv_get_kind(v) == JV_KIND_STRING)
+			out = jv_array_append(out, v);
+		else
+			jv_free(v);
+		jv_free(k);
+	}
+	return out;
+}
+
 static int
 lookups(void)
 {
@@ -568,15 +586,7 @@ lookups(void)
 			      jv_array_append(jv_array(), jv_copy(company_id)));
 
 	/* journals by code */
-	codes = jv_array();
-	jv_object_foreach(cj, k, v)
-	{
-		if (jv_get_kind(v) == JV_KIND_STRING)
-			codes = jv_array_append(codes, v);
-		else
-			jv_free(v);
-		jv_free(k);
-	}
+	codes = string_values(cj);
 	res = search_read("account.journal",
 			  dom2(leaf("code", "in", codes),
 			       leaf("company_id", "=", jv_copy(company_id))),
@@ -615,15 +625,7 @@ lookups(void)
 	jv_free(res);
 
 	/* accounts by code */
-	codes = jv_array();
-	jv_object_foreach(ca, k, v)
-	{
-		if (jv_get_kind(v) == JV_KIND_STRING)
-			codes = jv_array_append(codes, v);
-		else
-			jv_free(v);
-		jv_free(k);
-	}
+	codes = string_values(ca);
 	res = search_read("account.account",
 			  dom2(leaf("code", "in", codes),
 			       leaf("company_id", "=", jv_copy(company_id))),
@@ -3039,20 +3041,17 @@ read_config(const char *path)
 static int
 load_key(const char *config_path)
 {
+	static const char *const envs[] = {"ODOO_API_KEY", "ODOO_PASSWORD",
+					   NULL};
 	const char *kf = cfg_str("odoo", "key_file"), *why;
+	const char *env = secret_env(envs);
 	char path[4096];
 	int status;
 
-	if (getenv("ODOO_API_KEY") && *getenv("ODOO_API_KEY")) {
-		if (secret_load("ODOO_API_KEY", NULL, &O.key, &O.keylen,
-				&status, &why) < 0)
-			return msg_fail(status, "ODOO_API_KEY: %s", why);
-		return 0;
-	}
-	if (getenv("ODOO_PASSWORD") && *getenv("ODOO_PASSWORD")) {
-		if (secret_load("ODOO_PASSWORD", NULL, &O.key, &O.keylen,
-				&status, &why) < 0)
-			return msg_fail(status, "ODOO_PASSWORD: %s", why);
+	if (env != NULL) {
+		if (secret_load(env, NULL, &O.key, &O.keylen, &status, &why) <
+		    0)
+			return msg_fail(status, "%s: %s", env, why);
 		return 0;
 	}
 	if (kf == NULL)

@@ -86,3 +86,14 @@ wipe:
 	memset(buf, 0, sizeof(buf));
 	return -1;
 }
+
+const char *
+secret_env(const char *const names[])
+{
+	const char *v;
+
+	for (; *names != NULL; names++)
+		if ((v = getenv(*names)) != NULL && *v != '\0')
+			return *names;
+	return NULL;
+}

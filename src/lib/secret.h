@@ -22,4 +22,11 @@
 int secret_load(const char *env, const char *path, char **secret, size_t *len,
 		int *status, const char **why);
 
+/*
+ * The first of the environment variables named in names (a NULL-ended
+ * list, in order of preference) that is set and not empty, or NULL: where
+ * a secret that several variables may hold is to be read from.
+ */
+const char *secret_env(const char *const names[]);
+
 #endif
