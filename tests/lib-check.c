@@ -24,6 +24,7 @@
 #include <jv.h>
 
 #include "json.h"
+#include "jw.h"
 #include "money.h"
 #include "msg.h"
 #include "ndjson.h"
@@ -55,6 +56,59 @@ read_stdin(size_t *len)
 			buf = realloc(buf, cap *= 2);
 	}
 	return buf;
+}
+
+/*
+ * Write v (borrowed) through the jw builder, members in libjq's own order,
+ * or reversed: the writer must put them in order either way.
+ */
+static void
+rebuild(struct jw *w, jv v, int reversed)
+{
+	switch (jv_get_kind(v)) {
+	case JV_KIND_OBJECT: {
+		jv keys = jv_keys_unsorted(jv_copy(v));
+		int i, n = jv_array_length(jv_copy(keys));
+
+		jw_object(w);
+		for (i = 0; i < n; i++) {
+			jv k = jv_array_get(jv_copy(keys),
+					    reversed ? n - 1 - i : i);
+			jv x = jv_object_get(jv_copy(v), jv_copy(k));
+
+			jw_keyn(w, jv_string_value(k),
+				(size_t)jv_string_length_bytes(jv_copy(k)));
+			rebuild(w, x, reversed);
+			jv_free(x);
+			jv_free(k);
+		}
+		jv_free(keys);
+		jw_end(w);
+		break;
+	}
+	case JV_KIND_ARRAY:
+		jw_array(w);
+		jv_array_foreach(v, i, x)
+		{
+			rebuild(w, x, reversed);
+			jv_free(x);
+		}
+		jw_end(w);
+		break;
+	case JV_KIND_STRING:
+		jw_stringn(w, jv_string_value(v),
+			   (size_t)jv_string_length_bytes(jv_copy(v)));
+		break;
+	case JV_KIND_NULL:
+		jw_null(w);
+		break;
+	case JV_KIND_TRUE:
+	case JV_KIND_FALSE:
+		jw_bool(w, jv_get_kind(v) == JV_KIND_TRUE);
+		break;
+	default:
+		jw_jv(w, v);
+	}
 }
 
 int
@@ -153,10 +207,65 @@ main(int argc, char *argv[])
 		}
 		ndjson_reader_release(&r);
 		return status;
+	} else if (strcmp(cmd, "jw") == 0 && argc == 3) {
+		/* Each line of stdin through the writer: "jv" as json_emit
+		 * does, "build" and "reversed" member by member. */
+		struct ndjson_reader r;
+		struct jw w;
+		const char *line, *text;
+		size_t len;
+
+		jw_init(&w);
+		ndjson_reader_init(&r, 0, NULL);
+		while (ndjson_reader_next(&r, &line, &len) > 0) {
+			jv value = jv_parse_sized(line, (int)len);
+
+			jw_reset(&w);
+			if (strcmp(argv[2], "jv") == 0)
+				jw_jv(&w, value);
+			else
+				rebuild(&w, value,
+					strcmp(argv[2], "reversed") == 0);
+			jw_newline(&w);
+			text = jw_text(&w, &len);
+			fwrite(text, 1, len, stdout);
+			jv_free(value);
+		}
+		ndjson_reader_release(&r);
+		jw_release(&w);
+	} else if (strcmp(cmd, "jw-twice") == 0 && argc == 2) {
+		/* A member written twice: the last value counts. */
+		struct jw w;
+		const char *text;
+		size_t len;
+
+		jw_init(&w);
+		jw_object(&w);
+		jw_key(&w, "z");
+		jw_int(&w, 1);
+		jw_key(&w, "a");
+		jw_object(&w);
+		jw_key(&w, "y");
+		jw_string(&w, "old");
+		jw_key(&w, "x");
+		jw_money(&w, -4190, 2);
+		jw_key(&w, "y");
+		jw_array(&w);
+		jw_null(&w);
+		jw_bool(&w, 0);
+		jw_end(&w);
+		jw_end(&w);
+		jw_key(&w, "z");
+		jw_string(&w, "2");
+		jw_end(&w);
+		text = jw_text(&w, &len);
+		printf("%.*s\n", (int)len, text);
+		jw_release(&w);
 	} else {
-		fprintf(stderr, "usage: lib-check money-parse|money-format|"
-				"money-sum|utc|date|duration|epoch|id|sha256|"
-				"hmac|lines ...\n");
+		fprintf(stderr,
+			"usage: lib-check jw|jw-twice|money-parse|money-format|"
+			"money-sum|utc|date|duration|epoch|id|sha256|"
+			"hmac|lines ...\n");
 		return EX_USAGE;
 	}
 	return 0;

@@ -133,6 +133,24 @@ T
 	table "$BATS_TEST_TMPDIR/t"
 }
 
+@test "the canonical writer prints what jq -cS prints, in any member order" {
+	local cases="$TOP/tests/lib/jw-cases.ndjson" records="$TOP/samples/day/10-normalize.expected.ndjson"
+	local mode
+	jq -cS . "$cases" >"$BATS_TEST_TMPDIR/want"
+	jq -cS . "$records" >>"$BATS_TEST_TMPDIR/want"
+	for mode in jv build reversed; do
+		cat "$cases" "$records" | "$BIN/lib-check" jw "$mode" >"$BATS_TEST_TMPDIR/got"
+		cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got" ||
+		    fail "jw $mode differs from jq -cS"
+	done
+}
+
+@test "a member written twice keeps the value written last" {
+	run "$BIN/lib-check" jw-twice
+	assert_success
+	assert_output '{"a":{"x":"-41.90","y":[null,false]},"z":"2"}'
+}
+
 @test "SHA-256 and HMAC-SHA256 match the published test vectors" {
 	sha_vectors
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "jw.h"
 
 /*
  * Key strings, made once.  Programs ask for the same few hundred member
@@ -133,216 +134,28 @@ json_id(jv v, char *buf, size_t n, const char **why)
 }
 
 /*
- * The canonical writer.  It produces the bytes of libjq's
- * jv_dumpf(v, JV_PRINT_SORTED) (so of `jq -cS .`) but builds each record
- * in one buffer and writes it with one fwrite: jv_dumpf writes every token
- * with its own locked fwrite and sorts keys through a fresh array of jv
- * strings, which together cost more than parsing the input.
+ * The canonical writer: the bytes of libjq's jv_dumpf(v, JV_PRINT_SORTED)
+ * (so of `jq -cS .`), built in one buffer and written with one fwrite.
+ * jv_dumpf writes every token with its own locked fwrite and sorts keys
+ * through a fresh array of jv strings, which together cost more than
+ * parsing the input.
  */
-struct outbuf {
-	char *p;	/* bytes (owned, kept between records) */
-	size_t len;	/* bytes used */
-	size_t cap;	/* bytes allocated */
-	int failed;	/* out of memory */
-};
-
-static struct outbuf out;
-
-static void
-ob_put(struct outbuf *b, const char *s, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		char *grown;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((grown = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = grown;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void
-ob_string(struct outbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, run = 0;
-
-	ob_put(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		char esc[6];
-		const char *e = NULL;
-		size_t elen = 2;
-
-		if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f)
-			continue;
-		switch (ch) {
-		case '"':
-			e = "\\\"";
-			break;
-		case '\\':
-			e = "\\\\";
-			break;
-		case '\b':
-			e = "\\b";
-			break;
-		case '\f':
-			e = "\\f";
-			break;
-		case '\n':
-			e = "\\n";
-			break;
-		case '\r':
-			e = "\\r";
-			break;
-		case '\t':
-			e = "\\t";
-			break;
-		default:
-			esc[0] = '\\';
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 15];
-			e = esc;
-			elen = 6;
-		}
-		ob_put(b, s + run, i - run);
-		ob_put(b, e, elen);
-		run = i + 1;
-	}
-	ob_put(b, s + run, n - run);
-	ob_put(b, "\"", 1);
-}
-
-struct member {
-	jv key;		/* owned */
-	jv value;	/* owned */
-	const char *name; /* the key's bytes, borrowed from key */
-	size_t len;	/* their length */
-};
-
-static int
-by_name(const void *x, const void *y)
-{
-	const struct member *a = x, *b = y;
-	size_t n = a->len < b->len ? a->len : b->len;
-	int cmp = memcmp(a->name, b->name, n);
-
-	if (cmp != 0)
-		return cmp;
-	return a->len < b->len ? -1 : a->len > b->len;
-}
-
-static void
-ob_value(struct outbuf *b, jv v)
-{
-	switch (jv_get_kind(v)) {
-	case JV_KIND_NULL:
-		ob_put(b, "null", 4);
-		break;
-	case JV_KIND_TRUE:
-		ob_put(b, "true", 4);
-		break;
-	case JV_KIND_FALSE:
-		ob_put(b, "false", 5);
-		break;
-	case JV_KIND_NUMBER: {
-		double d = jv_number_value(v);
-		char buf[32];
-
-		/* Integers as jq prints them; anything else through jq. */
-		if (d == (double)(long long)d && d < 1e16 && d > -1e16 &&
-		    !(d == 0 && signbit(d))) {
-			int n = snprintf(buf, sizeof(buf), "%lld", (long long)d);
-
-			ob_put(b, buf, (size_t)n);
-		} else {
-			jv text = jv_dump_string(jv_copy(v), 0);
-
-			ob_put(b, jv_string_value(text),
-			    (size_t)jv_string_length_bytes(jv_copy(text)));
-			jv_free(text);
-		}
-		break;
-	}
-	case JV_KIND_STRING:
-		ob_string(b, jv_string_value(v),
-		    (size_t)jv_string_length_bytes(jv_copy(v)));
-		break;
-	case JV_KIND_ARRAY: {
-		int i, n = jv_array_length(jv_copy(v));
-
-		ob_put(b, "[", 1);
-		for (i = 0; i < n; i++) {
-			jv x = jv_array_get(jv_copy(v), i);
-
-			if (i > 0)
-				ob_put(b, ",", 1);
-			ob_value(b, x);
-			jv_free(x);
-		}
-		ob_put(b, "]", 1);
-		break;
-	}
-	case JV_KIND_OBJECT: {
-		struct member small[32], *m = small;
-		int n = jv_object_length(jv_copy(v)), i = 0, it;
-
-		if (n > 32 && (m = malloc((size_t)n * sizeof(*m))) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		for (it = jv_object_iter(v); jv_object_iter_valid(v, it);
-		     it = jv_object_iter_next(v, it)) {
-			m[i].key = jv_object_iter_key(v, it);
-			m[i].value = jv_object_iter_value(v, it);
-			m[i].name = jv_string_value(m[i].key);
-			m[i].len = (size_t)jv_string_length_bytes(
-			    jv_copy(m[i].key));
-			i++;
-		}
-		qsort(m, (size_t)i, sizeof(*m), by_name);
-		ob_put(b, "{", 1);
-		for (it = 0; it < i; it++) {
-			if (it > 0)
-				ob_put(b, ",", 1);
-			ob_string(b, m[it].name, m[it].len);
-			ob_put(b, ":", 1);
-			ob_value(b, m[it].value);
-			jv_free(m[it].key);
-			jv_free(m[it].value);
-		}
-		ob_put(b, "}", 1);
-		if (m != small)
-			free(m);
-		break;
-	}
-	default:
-		/* An invalid value has no JSON text; callers never pass one. */
-		ob_put(b, "null", 4);
-	}
-}
+static struct jw out;
 
 int
 json_emit(FILE *f, jv v)
 {
-	out.len = 0;
-	out.failed = 0;
-	ob_value(&out, v);
-	ob_put(&out, "\n", 1);
+	const char *text;
+	size_t len;
+
+	jw_reset(&out);
+	jw_jv(&out, v);
+	jw_newline(&out);
 	jv_free(v);
-	if (out.failed)
+	text = jw_text(&out, &len);
+	if (jw_failed(&out))
 		return -1;
-	if (fwrite(out.p, 1, out.len, f) != out.len)
+	if (fwrite(text, 1, len, f) != len)
 		return -1;
 	return ferror(f) ? -1 : 0;
 }
