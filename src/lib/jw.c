@@ -26,6 +26,8 @@ grow(char **buf, size_t *cap, size_t need)
 static void
 put(struct jw *w, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	if (w->len + n > w->cap && grow(&w->p, &w->cap, w->len + n) < 0) {
 		w->failed = 1;
 		return;
@@ -288,7 +290,8 @@ jw_keyn(struct jw *w, const char *name, size_t n)
 		putc1(w, ',');
 	}
 	m = &w->members[w->nmembers++];
-	memcpy(w->names + w->names_len, name, n);
+	if (n > 0)
+		memcpy(w->names + w->names_len, name, n);
 	m->name = w->names_len;
 	m->nlen = n;
 	w->names_len += n;
