@@ -23,6 +23,7 @@
 
 #include <jv.h>
 
+#include "canon.h"
 #include "json.h"
 #include "jw.h"
 #include "money.h"
@@ -233,6 +234,38 @@ main(int argc, char *argv[])
 		}
 		ndjson_reader_release(&r);
 		jw_release(&w);
+	} else if (strcmp(cmd, "canon") == 0 && argc == 2) {
+		/*
+		 * Each line of stdin: "canonical" and its members' names, or
+		 * "not canonical"; then the line with "added" merged in.
+		 */
+		static const char *const names[] = {"added", "zz"};
+		static const char *const values[] = {"[1]", "null"};
+		static const size_t lens[] = {3, 4};
+		struct canon_member m[64];
+		struct ndjson_reader r;
+		struct jw w;
+		const char *line, *text;
+		size_t len, count, k;
+
+		jw_init(&w);
+		ndjson_reader_init(&r, 0, NULL);
+		while (ndjson_reader_next(&r, &line, &len) > 0) {
+			if (canon_object(line, len, m, 64, &count) < 0) {
+				printf("not canonical\n");
+				continue;
+			}
+			printf("canonical");
+			for (k = 0; k < count; k++)
+				printf(" %.*s=%zu", (int)m[k].nlen, m[k].name,
+				       m[k].vlen);
+			jw_reset(&w);
+			canon_merge(&w, line, len, names, values, lens, 2);
+			text = jw_text(&w, &len);
+			printf("\n%.*s\n", (int)len, text);
+		}
+		ndjson_reader_release(&r);
+		jw_release(&w);
 	} else if (strcmp(cmd, "jw-twice") == 0 && argc == 2) {
 		/* A member written twice: the last value counts. */
 		struct jw w;
@@ -262,10 +295,10 @@ main(int argc, char *argv[])
 		printf("%.*s\n", (int)len, text);
 		jw_release(&w);
 	} else {
-		fprintf(stderr,
-			"usage: lib-check jw|jw-twice|money-parse|money-format|"
-			"money-sum|utc|date|duration|epoch|id|sha256|"
-			"hmac|lines ...\n");
+		fprintf(stderr, "usage: lib-check "
+				"canon|jw|jw-twice|money-parse|money-format|"
+				"money-sum|utc|date|duration|epoch|id|sha256|"
+				"hmac|lines ...\n");
 		return EX_USAGE;
 	}
 	return 0;

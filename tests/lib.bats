@@ -145,6 +145,27 @@ T
 	done
 }
 
+@test "canonical text is recognised, and only canonical text" {
+	local cases="$TOP/tests/lib/canon-cases.txt" n=0 line want got
+	cut -f1 "$cases" | "$BIN/lib-check" canon >"$BATS_TEST_TMPDIR/out"
+	grep -v '^{' "$BATS_TEST_TMPDIR/out" >"$BATS_TEST_TMPDIR/verdicts"
+	while IFS='	' read -r line want; do
+		n=$((n + 1))
+		got=$(sed -n "${n}p" "$BATS_TEST_TMPDIR/verdicts")
+		[ "$got" = "$want" ] || fail "case $n ($line): got '$got', expected '$want'"
+	done <"$cases"
+	[ "$n" -gt 20 ]
+	# Whatever it calls canonical, jq prints the same, and the merged
+	# members land where jq -cS would put them.
+	cat "$TOP/samples/day/10-normalize.expected.ndjson" >"$BATS_TEST_TMPDIR/in"
+	cut -f1 "$cases" >>"$BATS_TEST_TMPDIR/in"
+	"$BIN/lib-check" canon <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out"
+	grep -A1 '^canonical' "$BATS_TEST_TMPDIR/out" | grep '^{' >"$BATS_TEST_TMPDIR/merged"
+	jq -cS . "$BATS_TEST_TMPDIR/merged" | cmp - "$BATS_TEST_TMPDIR/merged"
+	run -0 bash -c "'$BIN/lib-check' canon <'$TOP/samples/day/10-normalize.expected.ndjson' | grep -c '^canonical'"
+	assert_output "$(wc -l <"$TOP/samples/day/10-normalize.expected.ndjson")"
+}
+
 @test "a member written twice keeps the value written last" {
 	run "$BIN/lib-check" jw-twice
 	assert_success
