@@ -28,7 +28,9 @@
 
 #include <jv.h>
 
+#include "canon.h"
 #include "json.h"
+#include "jw.h"
 #include "money.h"
 #include "msg.h"
 #include "odootax.h"
@@ -42,7 +44,7 @@
 struct tax {
 	const char *id;		 /* the map's own name for it (borrowed) */
 	struct odootax_tax calc; /* what the computation needs */
-	jv out;			 /* the <odoo tax> object written (owned) */
+	struct jw text;		 /* the <odoo tax> object written */
 };
 
 /* A legal entity: the company's Odoo settings and which orders it books. */
@@ -95,12 +97,21 @@ struct job {
 	jv unmapped;		     /* [{ref,title,rate,country,region,why}] */
 	const char *unmapped_reason; /* the first one's reason, */
 	char unmapped_detail[512];   /* and its sentence */
-	jv tax_lines;		     /* the tax block's lines */
-	jv plan_lines;		     /* the invoice plan's lines */
+	struct jw *tax_lines;	     /* the tax block's lines, an array */
+	struct jw *plan_lines;	     /* the invoice plan's lines, an array */
 	struct odootax_move move;
 	int64_t tolerance; /* most a rounding difference may be */
 	int64_t shopify_tax, shopify_total;
 };
+
+/*
+ * What a record gains, written as text while it is planned (kept from
+ * record to record so that their memory is reused).
+ */
+static struct {
+	struct jw tax_lines, plan_lines; /* arrays, filled while planning */
+	struct jw tax_block, plan;	 /* the two members' values */
+} written;
 
 /* One Shopify line to plan: what Shopify charged and which taxes. */
 struct want {
@@ -168,15 +179,6 @@ static jv
 put(jv obj, const char *key, jv v)
 {
 	return jv_object_set(obj, jv_string(key), v);
-}
-
-static jv
-money_text(int64_t minor, int exp)
-{
-	char buf[MONEY_TEXT_MAX];
-
-	money_format(minor, exp, buf);
-	return jv_string(buf);
 }
 
 /* A decimal string member of obj in exponent exp; absent or null is 0. */
@@ -370,13 +372,20 @@ load_taxes(const char *path, jv taxes)
 		}
 		x->calc.fixed = strcmp(type, "fixed") == 0;
 		x->calc.price_include = jv_get_kind(incl) == JV_KIND_TRUE;
-		x->out = jv_object();
-		x->out = json_set_str(x->out, "name", name);
-		x->out =
-		    put(x->out, "xmlid", xmlid ? jv_string(xmlid) : jv_null());
-		x->out = json_set_str(x->out, "amount", amt);
-		x->out = json_set_str(x->out, "amount_type", type);
-		x->out = put(x->out, "price_include", incl);
+		jw_init(&x->text);
+		jw_object(&x->text);
+		jw_key(&x->text, "name");
+		jw_string(&x->text, name);
+		jw_key(&x->text, "xmlid");
+		jw_string(&x->text, xmlid);
+		jw_key(&x->text, "amount");
+		jw_string(&x->text, amt);
+		jw_key(&x->text, "amount_type");
+		jw_string(&x->text, type);
+		jw_key(&x->text, "price_include");
+		jw_bool(&x->text, x->calc.price_include);
+		jw_end(&x->text);
+		jv_free(incl);
 		map.ntaxes++;
 		jv_free(k);
 		jv_free(t);
@@ -618,8 +627,12 @@ free_map(void)
 	size_t i;
 
 	for (i = 0; i < map.ntaxes; i++)
-		jv_free(map.taxes[i].out);
+		jw_release(&map.taxes[i].text);
 	free(map.taxes);
+	jw_release(&written.tax_lines);
+	jw_release(&written.plan_lines);
+	jw_release(&written.tax_block);
+	jw_release(&written.plan);
 	free(map.companies);
 	free(map.rules);
 	if (jv_is_valid(map.doc))
@@ -789,15 +802,21 @@ map_line_taxes(struct job *j, jv line, struct want *w, int gift_card)
 	jv_free(tls);
 }
 
-static jv
-taxes_json(const struct want *w)
+/* The Odoo taxes of w, an array of their map entries. */
+static void
+write_taxes(struct jw *out, const struct want *w)
 {
-	jv a = jv_array();
 	size_t k;
 
-	for (k = 0; k < w->ntaxes; k++)
-		a = jv_array_append(a, jv_copy(map.taxes[w->idx[k]].out));
-	return a;
+	jw_array(out);
+	for (k = 0; k < w->ntaxes; k++) {
+		const char *text;
+		size_t len;
+
+		text = jw_text(&map.taxes[w->idx[k]].text, &len);
+		jw_raw(out, text, len);
+	}
+	jw_end(out);
 }
 
 /* ---- planning ---- */
@@ -854,29 +873,43 @@ distance(const struct job *j, const struct want *w, const struct cand *c)
 	return dtotal * 4 + dt;
 }
 
-static jv
+/* Add a line to the invoice plan. */
+static void
 plan_line(const struct job *j, const struct want *w, const char *ref,
 	  const char *role, const struct odootax_line *l,
 	  const struct odootax_result *r)
 {
-	jv x = jv_object();
+	struct jw *out = j->plan_lines;
 	char buf[MONEY_TEXT_MAX];
 
-	x = json_set_str(x, "ref", ref);
-	x = json_set_str(x, "role", role);
-	x = json_set_str(x, "account_role", w->account_role);
-	x = put(x, "sku", jv_copy(w->sku));
-	x = put(x, "name", jv_copy(w->name));
-	x = put(x, "quantity", jv_number((int)l->quantity));
-	trimmed(l->price_unit, j->prec.price_digits, j->exp, buf);
-	x = json_set_str(x, "price_unit", buf);
+	jw_object(out);
+	jw_key(out, "account_role");
+	jw_string(out, w->account_role);
 	trimmed(l->discount, j->prec.discount_digits, 0, buf);
-	x = json_set_str(x, "discount", buf);
-	x = put(x, "taxes", taxes_json(w));
-	x = put(x, "subtotal", money_text(r->subtotal, j->exp));
-	x = put(x, "tax", money_text(r->tax, j->exp));
-	x = put(x, "total", money_text(r->total, j->exp));
-	return x;
+	jw_key(out, "discount");
+	jw_string(out, buf);
+	jw_key(out, "name");
+	jw_jv(out, w->name);
+	trimmed(l->price_unit, j->prec.price_digits, j->exp, buf);
+	jw_key(out, "price_unit");
+	jw_string(out, buf);
+	jw_key(out, "quantity");
+	jw_int(out, (int)l->quantity);
+	jw_key(out, "ref");
+	jw_string(out, ref);
+	jw_key(out, "role");
+	jw_string(out, role);
+	jw_key(out, "sku");
+	jw_jv(out, w->sku);
+	jw_key(out, "subtotal");
+	jw_money(out, r->subtotal, j->exp);
+	jw_key(out, "tax");
+	jw_money(out, r->tax, j->exp);
+	jw_key(out, "taxes");
+	write_taxes(out, w);
+	jw_key(out, "total");
+	jw_money(out, r->total, j->exp);
+	jw_end(out);
 }
 
 /*
@@ -982,15 +1015,11 @@ plan(struct job *j, const struct want *w)
 			return;
 		}
 		if (k == 0) {
-			j->plan_lines = jv_array_append(
-			    j->plan_lines, plan_line(j, w, w->ref, w->role,
-						     &best->line[k], &r));
+			plan_line(j, w, w->ref, w->role, &best->line[k], &r);
 		} else {
 			snprintf(dref, sizeof(dref), "discount:%s",
 				 strchr(w->ref, ':') + 1);
-			j->plan_lines = jv_array_append(
-			    j->plan_lines, plan_line(j, w, dref, "discount",
-						     &best->line[k], &r));
+			plan_line(j, w, dref, "discount", &best->line[k], &r);
 		}
 		j->tolerance += w->ntaxes ? (int64_t)w->ntaxes : 1;
 	}
@@ -1000,12 +1029,16 @@ plan(struct job *j, const struct want *w)
 static void
 record_taxes(struct job *j, const struct want *w)
 {
-	jv tl = jv_object();
+	struct jw *out = j->tax_lines;
 
-	tl = json_set_str(tl, "ref", w->ref);
-	tl = put(tl, "taxes", taxes_json(w));
-	tl = put(tl, "shopify_tax", money_text(w->tax, j->exp));
-	j->tax_lines = jv_array_append(j->tax_lines, tl);
+	jw_object(out);
+	jw_key(out, "ref");
+	jw_string(out, w->ref);
+	jw_key(out, "shopify_tax");
+	jw_money(out, w->tax, j->exp);
+	jw_key(out, "taxes");
+	write_taxes(out, w);
+	jw_end(out);
 }
 
 /* Plan only while the record is whole and every tax is known. */
@@ -1039,8 +1072,7 @@ plan_plain(struct job *j, const char *ref, const char *role,
 		    odootax_move_add(&j->move, &l, &r, &why) < 0) {
 			fail(j, "bad_record", "%s %s", ref, why);
 		} else {
-			j->plan_lines = jv_array_append(
-			    j->plan_lines, plan_line(j, &w, ref, role, &l, &r));
+			plan_line(j, &w, ref, role, &l, &r);
 			j->tolerance++;
 		}
 	}
@@ -1074,8 +1106,12 @@ start(struct job *j, jv rec, const char *what, const char *name)
 	j->included = jv_get_kind(incl) == JV_KIND_TRUE;
 	jv_free(incl);
 	j->unmapped = jv_array();
-	j->tax_lines = jv_array();
-	j->plan_lines = jv_array();
+	j->tax_lines = &written.tax_lines;
+	j->plan_lines = &written.plan_lines;
+	jw_reset(j->tax_lines);
+	jw_reset(j->plan_lines);
+	jw_array(j->tax_lines);
+	jw_array(j->plan_lines);
 	j->company = -1;
 	if (j->cur == NULL || (j->exp = currency_exponent(j->cur)) < 0) {
 		fail(j, "bad_record", "'currency' is not an ISO 4217 code");
@@ -1343,31 +1379,55 @@ refund(struct job *j, jv rec)
 	jv_free(adjs);
 }
 
-/* The tax block and the plan, added to rec (consumed); returns rec. */
-static jv
+/*
+ * The tax block and the invoice plan, as the texts of the two members
+ * the record gains (written.tax_block and written.plan).  Returns 0, or
+ * -1 when the record fails after all.
+ */
+static int
 finish(struct job *j, jv rec, int is_refund)
 {
-	jv tax = jv_object(), planj = jv_null();
+	struct jw *tax = &written.tax_block, *plan = &written.plan;
 	const struct company *co =
 	    j->company >= 0 ? &map.companies[j->company] : NULL;
 	const char *rm = co == NULL ? NULL
 			 : co->rounding == ODOOTAX_ROUND_GLOBALLY
 			     ? "round_globally"
 			     : "round_per_line";
+	const char *text;
+	size_t len;
 
-	tax = json_set_str(tax, "map", map.hash);
-	tax = put(tax, "company", co ? jv_string(co->name) : jv_null());
-	tax = put(tax, "rounding_method", rm ? jv_string(rm) : jv_null());
-	tax = put(tax, "shopify_tax", money_text(j->shopify_tax, j->exp));
-	tax = put(tax, "shopify_total", money_text(j->shopify_total, j->exp));
-	tax = put(tax, "lines", jv_copy(j->tax_lines));
+	jw_end(j->tax_lines);
+	jw_reset(tax);
+	jw_reset(plan);
+	jw_object(tax);
+	jw_key(tax, "map");
+	jw_string(tax, map.hash);
+	jw_key(tax, "company");
+	jw_string(tax, co ? co->name : NULL);
+	jw_key(tax, "rounding_method");
+	jw_string(tax, rm);
+	jw_key(tax, "shopify_tax");
+	jw_money(tax, j->shopify_tax, j->exp);
+	jw_key(tax, "shopify_total");
+	jw_money(tax, j->shopify_total, j->exp);
+	jw_key(tax, "lines");
+	text = jw_text(j->tax_lines, &len);
+	jw_raw(tax, text, len);
 	if (jv_array_length(jv_copy(j->unmapped)) > 0) {
-		tax = json_set_str(tax, "status", "unmapped");
-		tax = put(tax, "odoo_tax", jv_null());
-		tax = put(tax, "odoo_total", jv_null());
-		tax = put(tax, "difference", jv_null());
-		tax = put(tax, "tax_difference", jv_null());
-		tax = put(tax, "unmapped", jv_copy(j->unmapped));
+		jw_key(tax, "status");
+		jw_string(tax, "unmapped");
+		jw_key(tax, "odoo_tax");
+		jw_null(tax);
+		jw_key(tax, "odoo_total");
+		jw_null(tax);
+		jw_key(tax, "difference");
+		jw_null(tax);
+		jw_key(tax, "tax_difference");
+		jw_null(tax);
+		jw_key(tax, "unmapped");
+		jw_jv(tax, j->unmapped);
+		jw_null(plan);
 	} else {
 		int64_t untaxed, otax, ototal, diff, tax_diff;
 		const char *status, *why, *date;
@@ -1375,7 +1435,7 @@ finish(struct job *j, jv rec, int is_refund)
 		if (odootax_move_totals(&j->move, &untaxed, &otax, &ototal,
 					&why) < 0) {
 			fail(j, "bad_record", "the invoice %s", why);
-			return rec;
+			return -1;
 		}
 		/*
 		 * exact: Odoo gives Shopify's tax and total.  rounding: it
@@ -1393,46 +1453,59 @@ finish(struct job *j, jv rec, int is_refund)
 			status = "rounding";
 		else
 			status = "mismatch";
-		tax = json_set_str(tax, "status", status);
-		tax = put(tax, "odoo_tax", money_text(otax, j->exp));
-		tax = put(tax, "odoo_total", money_text(ototal, j->exp));
-		tax = put(tax, "difference", money_text(diff, j->exp));
-		tax = put(tax, "tax_difference", money_text(tax_diff, j->exp));
+		jw_key(tax, "status");
+		jw_string(tax, status);
+		jw_key(tax, "odoo_tax");
+		jw_money(tax, otax, j->exp);
+		jw_key(tax, "odoo_total");
+		jw_money(tax, ototal, j->exp);
+		jw_key(tax, "difference");
+		jw_money(tax, diff, j->exp);
+		jw_key(tax, "tax_difference");
+		jw_money(tax, tax_diff, j->exp);
 		if (strcmp(status, "rounding") == 0 && diff != 0) {
 			plan_plain(j, "rounding", "rounding", "rounding",
 				   "Rounding difference with Shopify", diff);
 			untaxed += diff;
 			ototal += diff;
 		}
-		planj = jv_object();
-		planj = json_set_str(planj, "move_type",
-				     is_refund ? "out_refund" : "out_invoice");
-		planj = json_set_str(planj, "company", co->name);
-		planj = json_set_str(planj, "currency", j->cur);
+		jw_object(plan);
+		jw_key(plan, "move_type");
+		jw_string(plan, is_refund ? "out_refund" : "out_invoice");
+		jw_key(plan, "company");
+		jw_string(plan, co->name);
+		jw_key(plan, "currency");
+		jw_string(plan, j->cur);
 		date = json_str(rec, "processed_at");
 		if (date == NULL)
 			date = json_str(rec, "created_at");
-		planj =
-		    put(planj, "date",
-			date && strlen(date) >= 10 ? jv_string_sized(date, 10)
-						   : jv_null());
-		planj = json_set_str(planj, "rounding_method", rm);
-		planj = put(planj, "lines", jv_copy(j->plan_lines));
-		planj = put(planj, "untaxed", money_text(untaxed, j->exp));
-		planj = put(planj, "tax", money_text(otax, j->exp));
-		planj = put(planj, "total", money_text(ototal, j->exp));
+		jw_key(plan, "date");
+		if (date && strlen(date) >= 10)
+			jw_stringn(plan, date, 10);
+		else
+			jw_null(plan);
+		jw_key(plan, "rounding_method");
+		jw_string(plan, rm);
+		jw_key(plan, "lines");
+		jw_end(j->plan_lines);
+		text = jw_text(j->plan_lines, &len);
+		jw_raw(plan, text, len);
+		jw_key(plan, "untaxed");
+		jw_money(plan, untaxed, j->exp);
+		jw_key(plan, "tax");
+		jw_money(plan, otax, j->exp);
+		jw_key(plan, "total");
+		jw_money(plan, ototal, j->exp);
+		jw_end(plan);
 	}
-	rec = put(rec, "tax", tax);
-	rec = put(rec, "invoice_plan", planj);
-	return rec;
+	jw_end(tax);
+	return 0;
 }
 
 static void
 job_release(struct job *j)
 {
 	jv_free(j->unmapped);
-	jv_free(j->tax_lines);
-	jv_free(j->plan_lines);
 }
 
 /*
@@ -1488,13 +1561,53 @@ enrich(struct job *j, jv rec, int is_refund)
 		memcpy(j->detail, j->unmapped_detail, sizeof(j->detail));
 	}
 	if (!j->failed)
-		rec = finish(j, rec, is_refund);
+		finish(j, rec, is_refund);
 	job_release(j);
 	if (j->failed) {
 		jv_free(rec);
 		return jv_invalid();
 	}
 	return rec;
+}
+
+/*
+ * Write the record of line (rec, consumed) with its tax block and plan.
+ * Records come canonical from normalize: then the line's own text is
+ * copied and only the two new members are added, which saves printing
+ * the whole record again (most of this program's time otherwise).
+ */
+static int
+write_enriched(const char *line, size_t len, jv rec)
+{
+	static const char *const added[] = {"invoice_plan", "tax"};
+	static struct jw out;
+	const char *values[2], *text;
+	size_t lens[2], n;
+
+	values[0] = jw_text(&written.plan, &lens[0]);
+	values[1] = jw_text(&written.tax_block, &lens[1]);
+	if (jw_failed(&written.plan) || jw_failed(&written.tax_block) ||
+	    jw_failed(&written.tax_lines) || jw_failed(&written.plan_lines)) {
+		jv_free(rec);
+		return -1;
+	}
+	jw_reset(&out);
+	if (canon_merge(&out, line, len, added, values, lens, 2) < 0) {
+		/* Not canonical: print the parsed record the general way. */
+		size_t i;
+
+		for (i = 0; i < 2; i++)
+			rec = jv_object_set(
+			    rec, jv_string(added[i]),
+			    jv_parse_sized(values[i], (int)lens[i]));
+		return json_emit(stdout, rec);
+	}
+	jv_free(rec);
+	jw_newline(&out);
+	text = jw_text(&out, &n);
+	if (jw_failed(&out) || fwrite(text, 1, n, stdout) != n)
+		return -1;
+	return 0;
 }
 
 static int
@@ -1541,7 +1654,7 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	}
 	counters_add(&st->out_kind, is_refund ? "refund" : "order");
 	st->out++;
-	return json_emit(stdout, out);
+	return write_enriched(line, len, out);
 }
 
 static void
