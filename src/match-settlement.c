@@ -110,6 +110,33 @@ save(const char *s)
 	return p;
 }
 
+/*
+ * Strings that take few values over a day (a type, a currency, a gateway,
+ * a date, a payout) saved once each: at a million orders, saving them
+ * anew for every record cost about a tenth of the memory.
+ */
+static const char **commons;
+static size_t ncommons, capcommons;
+static struct strmap common_index;
+
+static void map_put(struct strmap *m, const char *key, int32_t val);
+static void *push(void *v, size_t *n, size_t *cap, size_t sz);
+
+static const char *
+save_common(const char *s)
+{
+	int32_t i;
+
+	if (s == NULL)
+		return NULL;
+	if ((i = strmap_get(&common_index, s)) >= 0)
+		return commons[i];
+	commons = push(commons, &ncommons, &capcommons, sizeof(*commons));
+	commons[ncommons - 1] = save(s);
+	map_put(&common_index, commons[ncommons - 1], (int32_t)(ncommons - 1));
+	return commons[ncommons - 1];
+}
+
 static void
 arena_free(void)
 {
@@ -126,7 +153,8 @@ static void *
 push(void *v, size_t *n, size_t *cap, size_t sz)
 {
 	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 256;
+		/* By half: at a million records doubling wastes a third. */
+		*cap = *cap ? *cap + *cap / 2 : 256;
 		if ((v = realloc(v, *cap * sz)) == NULL) {
 			msg_warn("out of memory");
 			exit(EX_OSERR);
@@ -273,7 +301,7 @@ date_of(const char *t)
 	d[10] = '\0';
 	if (utc_check_date(d, &(const char *){NULL}) < 0)
 		return NULL;
-	return save(d);
+	return save_common(d);
 }
 
 /* Days since 1970-01-01 of a checked "YYYY-MM-DD" (Hinnant's algorithm). */
@@ -349,12 +377,12 @@ take_settlement(jv rec, char *why, size_t whylen)
 		return -2;
 	}
 	l.key = save(json_str(rec, "key"));
-	l.gateway = save(json_str(rec, "gateway"));
-	l.type = save(json_str(rec, "type"));
-	l.currency = save(cur);
+	l.gateway = save_common(json_str(rec, "gateway"));
+	l.type = save_common(json_str(rec, "type"));
+	l.currency = save_common(cur);
 	ps = json_str(rec, "payout_status");
-	l.payout_status = save(ps);
-	l.payout_key = save(json_str(rec, "payout_key"));
+	l.payout_status = save_common(ps);
+	l.payout_key = save_common(json_str(rec, "payout_key"));
 	/* A pending line is in no payout yet, whatever else it says. */
 	l.assigned =
 	    l.payout_key != NULL && (ps == NULL || strcmp(ps, "pending") != 0);
@@ -397,16 +425,16 @@ take_payment(jv rec, char *why, size_t whylen)
 	p.id = save(json_str(rec, "id"));
 	p.order_key = save(json_str(rec, "order_key"));
 	p.order_name = save(json_str(rec, "order_name"));
-	p.type = save(json_str(rec, "type"));
-	p.currency = save(cur);
+	p.type = save_common(json_str(rec, "type"));
+	p.currency = save_common(cur);
 	p.date = date_of(json_str(rec, "processed_at"));
 	if (p.date == NULL)
 		p.date = date_of(json_str(rec, "created_at"));
 	p.authorization = save(json_str(rec, "authorization"));
-	p.gateway = save(json_str(rec, "gateway"));
+	p.gateway = save_common(json_str(rec, "gateway"));
 	p.parent_id = save(json_str(rec, "parent_id"));
 	p.src_sha256 = save(json_str(src, "sha256"));
-	p.src_file = save(json_str(src, "file"));
+	p.src_file = save_common(json_str(src, "file"));
 	status = json_str(rec, "status");
 	/* Older records may lack moves_money; derive it as normalize does. */
 	if (jv_get_kind(mm) == JV_KIND_TRUE || jv_get_kind(mm) == JV_KIND_FALSE)
@@ -524,7 +552,7 @@ take_order(jv rec)
 	    money_parse(total, strlen(total), exp, &o.total, &w) == 0 &&
 	    (o.updated_date = date_of(json_str(rec, "updated_at"))) != NULL) {
 		o.key = save(key);
-		o.currency = save(c);
+		o.currency = save_common(c);
 		*PUSH(orders, norders, caporders) = o;
 	}
 	jv_free(cur);
@@ -2121,7 +2149,9 @@ release_all(void)
 	strmap_free(&order_line_head);
 	strmap_free(&settling_gateways);
 	strmap_free(&kind_index);
+	strmap_free(&common_index);
 	free(kind_names);
+	free(commons);
 	arena_free();
 }
 
