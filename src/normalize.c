@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <jv.h>
 
 #include "json.h"
+#include "jw.h"
 #include "money.h"
 #include "msg.h"
 #include "secret.h"
@@ -47,6 +49,75 @@ static size_t pii_keylen;
 static const char *default_currency; /* --currency, for bare prices */
 static jq_state *jq;		     /* --jq program, compiled once */
 
+/* "<shop>/<kind>/<id>", cut to this many bytes less one. */
+#define KEY_MAX 256
+
+/*
+ * A record being written: canonical text straight from the mapping code
+ * (jw puts each object's members in order when it closes), never a jv
+ * tree built, sorted and dumped.
+ */
+struct rec {
+	struct jw w;	   /* its text; the outer object is open */
+	const char *kind;  /* its kind, a literal */
+	char key[KEY_MAX]; /* its key, "" when it has none */
+};
+
+/* One record an envelope made, in the order the records are written. */
+struct made_record {
+	size_t start, end; /* its text in made */
+	const char *kind;  /* a literal */
+	char key[KEY_MAX]; /* "" when it has none */
+};
+
+/* A line of the order being mapped, as a refund of it copies it. */
+struct line_copy {
+	int shipping;	   /* a shipping line, else a line item */
+	char id[32];	   /* its id, "" when it has none */
+	size_t start, end; /* what a refund copies of it, in records.lines */
+};
+
+/*
+ * Where records are written.  Kept from one envelope to the next, so
+ * their memory is allocated once, not per record.
+ */
+static struct {
+	struct rec main;    /* the envelope's own record: order, payout.. */
+	struct rec refund;  /* a refund, inside an order or alone */
+	struct rec payment; /* a transaction, inside an order or refund */
+	struct jw src;	    /* the src block every record carries */
+	struct jw lines;    /* what refunds may copy of the order's lines */
+	struct line_copy *copies; /* where each line's copy is in lines */
+	size_t ncopies, copies_cap;
+	struct jw scratch; /* a REST refund's line, of which it keeps part */
+	struct jw made;	   /* the records split out, one a line */
+	struct made_record *list; /* where each is in made */
+	size_t nlist, list_cap;
+	int nomem; /* a writer ran out of memory */
+} records;
+
+/*
+ * Make room in *v (n elements of size bytes used, *cap allocated) for one
+ * more.  Returns 0, or -1 with records.nomem set.
+ */
+static int
+room_for_one(void **v, size_t n, size_t *cap, size_t size)
+{
+	size_t want;
+	void *grown;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : 16;
+	if ((grown = realloc(*v, want * size)) == NULL) {
+		records.nomem = 1;
+		return -1;
+	}
+	*v = grown;
+	*cap = want;
+	return 0;
+}
+
 /*
  * The state of one conversion.  Errors are sticky: the first one is kept
  * and later getters return harmless values, so the mapping code reads as
@@ -57,7 +128,6 @@ struct conv {
 	const char *shop;	   /* the envelope's shop handle */
 	const char *shop_currency; /* the envelope's, for bare amounts */
 	const char *withdrawal;	   /* the envelope's, for PayPal rows */
-	jv src;			   /* the src block every record carries */
 	char where[160];    /* "order 1001: line item 2: " for messages */
 	int failed;	    /* an error was recorded */
 	const char *reason; /* its short code */
@@ -66,8 +136,7 @@ struct conv {
 	int exp;	    /* its exponent */
 	const char *pcur;   /* presentment currency, when it differs */
 	int pexp;	    /* its exponent */
-	jv out;		    /* the records made so far (array) */
-	jv seen;	    /* keys emitted for this envelope (object) */
+	struct rec *lead;   /* the record written before those split out */
 };
 
 /* An amount in shop money and, when the currency differs, presentment. */
@@ -119,18 +188,24 @@ static jv
 field(jv obj, const char *rest, const char *gql)
 {
 	jv v;
+	jv_kind kind;
 
+	/* One jv_get_kind() a lookup: libjq's calls are what this costs. */
 	if (rest != NULL) {
 		v = json_get(obj, rest);
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
+		kind = jv_get_kind(v);
+		if (kind != JV_KIND_INVALID && kind != JV_KIND_NULL)
 			return v;
-		jv_free(v);
+		if (kind == JV_KIND_NULL)
+			jv_free(v);
 	}
 	if (gql != NULL) {
 		v = json_get(obj, gql);
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
+		kind = jv_get_kind(v);
+		if (kind != JV_KIND_INVALID && kind != JV_KIND_NULL)
 			return v;
-		jv_free(v);
+		if (kind == JV_KIND_NULL)
+			jv_free(v);
 	}
 	return jv_invalid();
 }
@@ -141,21 +216,47 @@ name_of(const char *rest, const char *gql)
 	return rest ? rest : gql;
 }
 
+/*
+ * The text of the JSON number v (borrowed) as libjq prints it ("0.21"),
+ * borrowed until the next call; NULL when it has none.  libjq's printing
+ * allocates, and a day repeats few numbers (its tax rates above all), so
+ * the last one printed is remembered.
+ */
+static const char *
+number_text(jv v)
+{
+	static double last;
+	static char last_text[64];
+	static int remembered;
+	double d;
+
+	if (jv_get_kind(v) != JV_KIND_NUMBER)
+		return NULL;
+	d = jv_number_value(v);
+	if (remembered && memcmp(&d, &last, sizeof(d)) == 0)
+		return last_text;
+	remembered = 0;
+	if (json_number_text(v, last_text, sizeof(last_text)) < 0)
+		return NULL;
+	last = d;
+	remembered = 1;
+	return last_text;
+}
+
 /* Text field: a string as it is, a number as its text, else null. */
 static jv
 text(struct conv *c, jv obj, const char *rest, const char *gql)
 {
 	jv v = field(obj, rest, gql);
-	char buf[64];
+	const char *number;
 
 	if (!jv_is_valid(v))
 		return jv_null();
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		return v;
-	if (jv_get_kind(v) == JV_KIND_NUMBER &&
-	    json_number_text(v, buf, sizeof(buf)) == 0) {
+	if ((number = number_text(v)) != NULL) {
 		jv_free(v);
-		return jv_string(buf);
+		return jv_string(number);
 	}
 	jv_free(v);
 	fail(c, "bad_field", "'%s' is not text", name_of(rest, gql));
@@ -278,6 +379,15 @@ count(struct conv *c, jv obj, const char *rest, const char *gql)
 
 	if (!jv_is_valid(v))
 		return jv_null();
+	if (jv_get_kind(v) == JV_KIND_NUMBER) {
+		double d = jv_number_value(v);
+
+		/* A whole number a double holds exactly (not -0) is its
+		 * own count: what json_id() would check, without printing. */
+		if (d == (double)(int64_t)d && d < 9007199254740992.0 &&
+		    d > -9007199254740992.0 && !(d == 0 && signbit(d)))
+			return v;
+	}
 	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) < 0) {
 		/* Stock may be negative; json_id() wants digits only. */
 		jv neg = jv_number(-jv_number_value(v));
@@ -321,15 +431,12 @@ rate(struct conv *c, jv obj, const char *rest, const char *gql)
 static int
 parse_amount(struct conv *c, jv v, int e, const char *name, int64_t *out)
 {
-	char buf[64];
 	const char *s, *why;
 
 	if (jv_get_kind(v) == JV_KIND_STRING) {
 		s = jv_string_value(v);
-	} else if (jv_get_kind(v) == JV_KIND_NUMBER &&
-		   json_number_text(v, buf, sizeof(buf)) == 0) {
+	} else if ((s = number_text(v)) != NULL) {
 		/* Shopify sends a few amounts as numbers (refund subtotal). */
-		s = buf;
 	} else {
 		fail(c, "bad_amount", "'%s' is not a decimal amount", name);
 		return -1;
@@ -375,6 +482,29 @@ money_v2(struct conv *c, jv m, const char *want, int e, const char *name,
 }
 
 /*
+ * The shop and presentment money of the MoneyBag b (borrowed), owned,
+ * each jv_invalid() when absent, as field() finds them.  GraphQL's bag
+ * {"shopMoney": .., "presentmentMoney": ..} has those two members only,
+ * so REST's names, which field() would try first, cannot be there: a
+ * bag is read with two lookups instead of four.
+ */
+static void
+bag_sides(jv b, jv *shop, jv *pres)
+{
+	if (jv_object_length(jv_copy(b)) == 2) {
+		*shop = json_get(b, "shopMoney");
+		*pres = json_get(b, "presentmentMoney");
+		if (jv_get_kind(*shop) == JV_KIND_OBJECT &&
+		    jv_get_kind(*pres) == JV_KIND_OBJECT)
+			return;
+		jv_free(*shop);
+		jv_free(*pres);
+	}
+	*shop = field(b, "shop_money", "shopMoney");
+	*pres = field(b, "presentment_money", "presentmentMoney");
+}
+
+/*
  * An order-style amount: REST's plain field (shop money as a string),
  * REST's *_set or GraphQL's *Set MoneyBag (shop and presentment money).
  * When both plain and bag are given they must agree.
@@ -388,8 +518,9 @@ bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
 	const char *bname = name_of(rest_set, gql_set);
 
 	if (jv_get_kind(b) == JV_KIND_OBJECT) {
-		jv shop = field(b, "shop_money", "shopMoney");
-		jv pres = field(b, "presentment_money", "presentmentMoney");
+		jv shop, pres;
+
+		bag_sides(b, &shop, &pres);
 
 		if (jv_get_kind(shop) == JV_KIND_OBJECT &&
 		    money_v2(c, shop, c->cur, c->exp, bname, &a.shop) == 0)
@@ -436,52 +567,106 @@ required_bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
 	return a;
 }
 
-static jv
-money_jv(int64_t v, int e)
+/* The text of v (borrowed), or NULL when v is not a string. */
+static const char *
+str(jv v)
 {
-	char buf[MONEY_TEXT_MAX];
-
-	money_format(v, e, buf);
-	return jv_string(buf);
+	return jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
 }
 
-static jv
-shop_money(struct conv *c, struct amt a)
-{
-	return a.have ? money_jv(a.shop, c->exp) : jv_null();
-}
-
-static jv
-pres_money(struct conv *c, struct amt a)
-{
-	return a.have_pres ? money_jv(a.pres, c->pexp) : jv_null();
-}
-
-/* 1 when obj (borrowed) has key set to true. */
-static int
-is_true(jv obj, const char *key)
-{
-	jv v = json_get(obj, key);
-	int t = jv_get_kind(v) == JV_KIND_TRUE;
-
-	jv_free(v);
-	return t;
-}
-
-/* obj = obj + {key: value}; consumes obj and value. */
-static jv
-put(jv obj, const char *key, jv value)
-{
-	return jv_object_set(obj, json_key(key), value);
-}
-
-/* Add the amount under key, and under key in pres when it differs. */
+/* Write the member key: value into w; consumes value. */
 static void
-put_amt(struct conv *c, jv *obj, jv *pres, const char *key, struct amt a)
+put(struct jw *w, const char *key, jv value)
 {
-	*obj = put(*obj, key, shop_money(c, a));
-	if (c->pcur != NULL)
-		*pres = put(*pres, key, pres_money(c, a));
+	jw_key(w, key);
+	jw_jv(w, value);
+	jv_free(value);
+}
+
+/* Write the member key: s (copied), or key: null when s is NULL. */
+static void
+put_str(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_string(w, s);
+}
+
+static void
+put_null(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	jw_null(w);
+}
+
+/* Write minor units of the record's currency as a decimal string. */
+static void
+put_money(struct conv *c, struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_money(w, v, c->exp);
+}
+
+/*
+ * The presentment side of the amounts a record writes in shop money, kept
+ * until its presentment object is written: objects are written one after
+ * the other, not side by side.  No record has more amounts than this.
+ */
+#define PRES_MAX 16
+
+struct pres {
+	struct {
+		const char *key; /* a literal */
+		int64_t minor;
+		int exp;
+		int have;
+	} amt[PRES_MAX];
+	int n;
+};
+
+/* Write the amount under key, and keep it for p when the currency differs. */
+static void
+put_amt(struct conv *c, struct jw *w, struct pres *p, const char *key,
+	struct amt a)
+{
+	jw_key(w, key);
+	if (a.have)
+		jw_money(w, a.shop, c->exp);
+	else
+		jw_null(w);
+	if (c->pcur != NULL && p->n < PRES_MAX) {
+		p->amt[p->n].key = key;
+		p->amt[p->n].minor = a.pres;
+		p->amt[p->n].exp = c->pexp;
+		p->amt[p->n].have = a.have_pres;
+		p->n++;
+	}
+}
+
+/* The amounts kept in p, as members of the object open in w. */
+static void
+put_pres_members(struct jw *w, const struct pres *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		jw_key(w, p->amt[i].key);
+		if (p->amt[i].have)
+			jw_money(w, p->amt[i].minor, p->amt[i].exp);
+		else
+			jw_null(w);
+	}
+}
+
+/* "presentment": the amounts of p, when the record has another currency. */
+static void
+put_presentment(struct conv *c, struct jw *w, const struct pres *p)
+{
+	if (c->pcur == NULL)
+		return;
+	jw_key(w, "presentment");
+	jw_object(w);
+	put_pres_members(w, p);
+	jw_end(w);
 }
 
 static int
@@ -549,49 +734,88 @@ items(struct conv *c, jv obj, const char *rest, const char *gql)
 	return list;
 }
 
-/* "<shop>/<kind>/<id>" */
-static jv
-make_key(struct conv *c, const char *kind, jv id)
+/* "<shop>/<kind>/<id>" in buf; NULL when there is no id. */
+static const char *
+make_key(struct conv *c, const char *kind, const char *id, char buf[KEY_MAX])
 {
-	char buf[256];
-
-	if (jv_get_kind(id) != JV_KIND_STRING)
-		return jv_null();
-	snprintf(buf, sizeof(buf), "%s/%s/%s", c->shop, kind,
-		 jv_string_value(id));
-	return jv_string(buf);
+	if (id == NULL)
+		return NULL;
+	snprintf(buf, KEY_MAX, "%s/%s/%s", c->shop, kind, id);
+	return buf;
 }
 
-/* A new record of kind with its key (consumed) and the common fields. */
-static jv
-record(struct conv *c, const char *kind, jv key)
-{
-	jv r = jv_object();
-
-	r = json_set_str(r, "kind", kind);
-	r = put(r, "key", key);
-	r = json_set_str(r, "shop", c->shop);
-	r = put(r, "v", jv_number(SCHEMA_VERSION));
-	r = put(r, "src", jv_copy(c->src));
-	return r;
-}
-
-/* Append r (consumed) to the output unless its key was already made. */
+/* Write the member name: the key of the kind record id, or null. */
 static void
-emit(struct conv *c, jv r)
+put_key(struct conv *c, struct jw *w, const char *name, const char *kind,
+	const char *id)
 {
-	jv key = json_get(r, "key");
+	char buf[KEY_MAX];
 
-	if (jv_get_kind(key) == JV_KIND_STRING) {
-		if (json_has(c->seen, jv_string_value(key))) {
-			jv_free(key);
-			jv_free(r);
-			return;
-		}
-		c->seen = jv_object_set(c->seen, jv_copy(key), jv_true());
-	}
-	jv_free(key);
-	c->out = jv_array_append(c->out, r);
+	put_str(w, name, make_key(c, kind, id, buf));
+}
+
+/*
+ * Start r as a new record of kind whose key names id (NULL when it has
+ * none), with the common fields.  The record stays open for its fields
+ * until emit() or lead().
+ */
+static void
+record(struct conv *c, struct rec *r, const char *kind, const char *id)
+{
+	const char *src;
+	size_t len;
+
+	jw_reset(&r->w);
+	r->kind = kind;
+	if (make_key(c, kind, id, r->key) == NULL)
+		r->key[0] = '\0';
+	jw_object(&r->w);
+	put_str(&r->w, "kind", kind);
+	put_str(&r->w, "key", r->key[0] != '\0' ? r->key : NULL);
+	put_str(&r->w, "shop", c->shop);
+	jw_key(&r->w, "v");
+	jw_int(&r->w, SCHEMA_VERSION);
+	src = jw_text(&records.src, &len);
+	jw_key(&r->w, "src");
+	jw_raw(&r->w, src, len);
+}
+
+/* Close r and add it to the records made, unless its key was made already. */
+static void
+emit(struct rec *r)
+{
+	const char *text;
+	size_t i, len;
+	struct made_record *m;
+
+	jw_end(&r->w);
+	if (r->key[0] != '\0')
+		for (i = 0; i < records.nlist; i++)
+			if (strcmp(records.list[i].key, r->key) == 0)
+				return;
+	if (room_for_one((void **)&records.list, records.nlist,
+			 &records.list_cap, sizeof(*records.list)) < 0)
+		return;
+	if (jw_failed(&r->w))
+		records.nomem = 1;
+	text = jw_text(&r->w, &len);
+	m = &records.list[records.nlist++];
+	jw_text(&records.made, &m->start); /* the length so far */
+	jw_raw(&records.made, text, len);
+	m->end = m->start + len;
+	jw_newline(&records.made);
+	m->kind = r->kind;
+	memcpy(m->key, r->key, sizeof(m->key));
+}
+
+/* Close r, the record that goes before those split out of it. */
+static void
+lead(struct conv *c, struct rec *r)
+{
+	jw_end(&r->w);
+	if (jw_failed(&r->w))
+		records.nomem = 1;
+	c->lead = r;
 }
 
 /* Set the record's shop and presentment currencies from obj's fields. */
@@ -642,24 +866,24 @@ currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
 /*
  * Apply the PII policy to a personal field: keep it, replace it by a keyed
  * hash of its trimmed (and for e-mail lower-cased) text so that equal
- * values still join, or leave it out.
+ * values still join, or leave it out.  Writes the member into w; consumes
+ * value.
  */
-static jv
-personal(jv obj, const char *key, jv value, int is_email)
+static void
+personal(struct jw *w, const char *key, jv value, int is_email)
 {
-	char buf[512], hex[SHA256_HEX_LEN], out[SHA256_HEX_LEN + 8];
+	char buf[512], hex[SHA256_HEX_LEN], hashed[SHA256_HEX_LEN + 8];
 	const char *s;
 	size_t i, n, start = 0;
 
-	if (pii == PII_DROP || jv_get_kind(value) != JV_KIND_STRING) {
-		if (pii == PII_DROP) {
-			jv_free(value);
-			return obj;
-		}
-		return put(obj, key, value);
+	if (pii == PII_DROP) {
+		jv_free(value);
+		return;
 	}
-	if (pii == PII_KEEP)
-		return put(obj, key, value);
+	if (pii == PII_KEEP || jv_get_kind(value) != JV_KIND_STRING) {
+		put(w, key, value);
+		return;
+	}
 	s = jv_string_value(value);
 	n = strlen(s);
 	while (start < n && (s[start] == ' ' || s[start] == '\t'))
@@ -676,126 +900,164 @@ personal(jv obj, const char *key, jv value, int is_email)
 			     : ch;
 	}
 	hmac_sha256_hex(pii_key, pii_keylen, buf, n - start, hex);
-	snprintf(out, sizeof(out), "hmac:%s", hex);
+	snprintf(hashed, sizeof(hashed), "hmac:%s", hex);
 	jv_free(value);
-	return json_set_str(obj, key, out);
+	put_str(w, key, hashed);
 }
 
-static jv
-address(struct conv *c, jv obj, const char *rest, const char *gql)
+/* Where an address is, which a refund's jurisdiction names (owned). */
+struct place {
+	int given; /* the record has the address */
+	jv country_code, province_code;
+};
+
+/*
+ * Write the address obj has under rest or gql as a value into w, or null.
+ * When it has one and at is not NULL, say where it is in *at.
+ */
+static void
+address(struct conv *c, struct jw *w, jv obj, const char *rest, const char *gql,
+	struct place *at)
 {
-	jv a = field(obj, rest, gql), r;
+	jv a = field(obj, rest, gql), country_code, province_code;
 
 	if (jv_get_kind(a) != JV_KIND_OBJECT) {
 		jv_free(a);
-		return jv_null();
+		jw_null(w);
+		return;
 	}
-	r = jv_object();
-	r = personal(r, "first_name", text(c, a, "first_name", "firstName"), 0);
-	r = personal(r, "last_name", text(c, a, "last_name", "lastName"), 0);
-	r = personal(r, "company", text(c, a, "company", NULL), 0);
-	r = personal(r, "address1", text(c, a, "address1", NULL), 0);
-	r = personal(r, "address2", text(c, a, "address2", NULL), 0);
-	r = personal(r, "phone", text(c, a, "phone", NULL), 0);
-	r = put(r, "city", text(c, a, "city", NULL));
-	r = put(r, "zip", text(c, a, "zip", NULL));
-	r = put(r, "province", text(c, a, "province", NULL));
-	r = put(r, "province_code",
-		text(c, a, "province_code", "provinceCode"));
-	r = put(r, "country", text(c, a, "country", NULL));
-	r = put(r, "country_code", text(c, a, "country_code", "countryCodeV2"));
+	jw_object(w);
+	personal(w, "first_name", text(c, a, "first_name", "firstName"), 0);
+	personal(w, "last_name", text(c, a, "last_name", "lastName"), 0);
+	personal(w, "company", text(c, a, "company", NULL), 0);
+	personal(w, "address1", text(c, a, "address1", NULL), 0);
+	personal(w, "address2", text(c, a, "address2", NULL), 0);
+	personal(w, "phone", text(c, a, "phone", NULL), 0);
+	put(w, "city", text(c, a, "city", NULL));
+	put(w, "zip", text(c, a, "zip", NULL));
+	put(w, "province", text(c, a, "province", NULL));
+	province_code = text(c, a, "province_code", "provinceCode");
+	put(w, "province_code", jv_copy(province_code));
+	put(w, "country", text(c, a, "country", NULL));
+	country_code = text(c, a, "country_code", "countryCodeV2");
+	put(w, "country_code", jv_copy(country_code));
+	jw_end(w);
+	if (at != NULL) {
+		at->given = 1;
+		at->country_code = country_code;
+		at->province_code = province_code;
+	} else {
+		jv_free(country_code);
+		jv_free(province_code);
+	}
 	jv_free(a);
-	return r;
 }
 
 /* The personal fields of a customer (embedded in an order, or alone). */
-static jv
-person(struct conv *c, jv cust, jv r)
+static void
+person(struct conv *c, struct jw *w, jv cust)
 {
-	r = personal(r, "email", text(c, cust, "email", NULL), 1);
-	r = personal(r, "first_name", text(c, cust, "first_name", "firstName"),
-		     0);
-	r = personal(r, "last_name", text(c, cust, "last_name", "lastName"), 0);
-	r = personal(r, "phone", text(c, cust, "phone", NULL), 0);
-	return r;
+	personal(w, "email", text(c, cust, "email", NULL), 1);
+	personal(w, "first_name", text(c, cust, "first_name", "firstName"), 0);
+	personal(w, "last_name", text(c, cust, "last_name", "lastName"), 0);
+	personal(w, "phone", text(c, cust, "phone", NULL), 0);
 }
 
 /* --- order and its parts ---------------------------------------------- */
 
-/* Tax lines of a line item, shipping line or order, and their sum. */
-static jv
-tax_lines(struct conv *c, jv obj, struct amt *sum, int *count_out)
+/*
+ * Tax lines of a line item, shipping line or order, written as an array
+ * into w, and their sum.  When kinds is not NULL, what names each tax
+ * (title, rate and channel_liable, without the amounts, which are the
+ * whole line's and not a refund's) is written there as an array too.
+ */
+static void
+tax_lines(struct conv *c, struct jw *w, jv obj, struct amt *sum, int *count_out,
+	  struct jw *kinds)
 {
-	jv list = items(c, obj, "tax_lines", "taxLines"), out = jv_array();
+	jv list = items(c, obj, "tax_lines", "taxLines");
 
 	memset(sum, 0, sizeof(*sum));
 	sum->have = 1;
 	sum->have_pres = c->pcur != NULL;
+	jw_array(w);
+	if (kinds != NULL)
+		jw_array(kinds);
 	jv_array_foreach(list, i, t)
 	{
 		struct amt a =
 		    required_bag(c, t, "price", "price_set", "priceSet");
-		jv r = jv_object(), p = jv_object();
+		jv title = text(c, t, "title", NULL),
+		   r = rate(c, t, "rate", NULL);
+		jv liable = boolean(c, t, "channel_liable", "channelLiable");
+		struct pres p;
 
-		r = put(r, "title", text(c, t, "title", NULL));
-		r = put(r, "rate", rate(c, t, "rate", NULL));
-		r = put(r, "channel_liable",
-			boolean(c, t, "channel_liable", "channelLiable"));
-		put_amt(c, &r, &p, "amount", a);
-		if (c->pcur != NULL)
-			r = put(r, "presentment", p);
-		else
-			jv_free(p);
+		if (kinds != NULL) {
+			jw_object(kinds);
+			put(kinds, "title", jv_copy(title));
+			put(kinds, "rate", jv_copy(r));
+			put(kinds, "channel_liable", jv_copy(liable));
+			jw_end(kinds);
+		}
+		p.n = 0;
+		jw_object(w);
+		put(w, "title", title);
+		put(w, "rate", r);
+		put(w, "channel_liable", liable);
+		put_amt(c, w, &p, "amount", a);
+		put_presentment(c, w, &p);
+		jw_end(w);
 		add(c, &sum->shop, a.shop);
 		if (a.have_pres)
 			add(c, &sum->pres, a.pres);
 		else
 			sum->have_pres = 0;
-		out = jv_array_append(out, r);
 		jv_free(t);
 		(*count_out)++;
 	}
+	jw_end(w);
+	if (kinds != NULL)
+		jw_end(kinds);
 	jv_free(list);
-	return out;
 }
 
-/* Discount allocations of a line, and their sum. */
-static jv
-allocations(struct conv *c, jv obj, struct amt *sum)
+/* Discount allocations of a line, written as an array into w, and their sum. */
+static void
+allocations(struct conv *c, struct jw *w, jv obj, struct amt *sum)
 {
 	jv list = items(c, obj, "discount_allocations", "discountAllocations");
-	jv out = jv_array();
 
 	memset(sum, 0, sizeof(*sum));
 	sum->have = 1;
 	sum->have_pres = c->pcur != NULL;
+	jw_array(w);
 	jv_array_foreach(list, i, d)
 	{
 		struct amt a = required_bag(c, d, "amount", "amount_set",
 					    "allocatedAmountSet");
-		jv r = jv_object(), p = jv_object(), app, idx;
+		struct pres p;
+		jv app, idx;
 
-		put_amt(c, &r, &p, "amount", a);
-		if (c->pcur != NULL)
-			r = put(r, "presentment", p);
-		else
-			jv_free(p);
+		p.n = 0;
+		jw_object(w);
+		put_amt(c, w, &p, "amount", a);
+		put_presentment(c, w, &p);
 		app = json_get(d, "discountApplication");
 		idx = jv_is_valid(app)
 			  ? count(c, app, "index", NULL)
 			  : count(c, d, "discount_application_index", NULL);
 		jv_free(app);
-		r = put(r, "application_index", idx);
+		put(w, "application_index", idx);
+		jw_end(w);
 		add(c, &sum->shop, a.shop);
 		if (a.have_pres)
 			add(c, &sum->pres, a.pres);
 		else
 			sum->have_pres = 0;
-		out = jv_array_append(out, r);
 		jv_free(d);
 	}
+	jw_end(w);
 	jv_free(list);
-	return out;
 }
 
 /* Running sums over an order's lines, for the consistency checks. */
@@ -808,11 +1070,22 @@ struct order_sums {
 	int tax_lines;		   /* how many tax lines were summed */
 };
 
+/*
+ * Write the line item li as an object into w.  When refunded is not NULL,
+ * also write there what a credit note needs of the line (its sku, title,
+ * name, quantity, unit price, discount, gift_card, taxable and the kinds
+ * of its taxes), which a refund of the line copies so that enrich-tax
+ * plans a refund from the refund alone: a day split for parallel may put
+ * an order and its refund in different processes.  Returns the line's id
+ * (owned), null when it has none.
+ */
 static jv
-line_item(struct conv *c, jv li, int index, struct order_sums *s)
+line_item(struct conv *c, struct jw *w, jv li, int index, struct order_sums *s,
+	  struct jw *refunded)
 {
-	jv r = jv_object(), p = jv_object(), id, qty;
+	jv id, qty, sku, title, name, gift_card, taxable;
 	struct amt unit, disc, tax;
+	struct pres p;
 	int64_t total, ptotal = 0, q = 0;
 	char where[sizeof(c->where)];
 	int n = 0;
@@ -832,35 +1105,67 @@ line_item(struct conv *c, jv li, int index, struct order_sums *s)
 	if (money_mul(unit.shop, q, &total) < 0 ||
 	    (unit.have_pres && money_mul(unit.pres, q, &ptotal) < 0))
 		fail(c, "bad_amount", "price x quantity overflows");
-	r = put(r, "id", id);
-	r = put(r, "product_id", id_field(c, li, "product_id", "product"));
-	r = put(r, "variant_id", id_field(c, li, "variant_id", "variant"));
-	r = put(r, "sku", text(c, li, "sku", NULL));
-	r = put(r, "title", text(c, li, "title", NULL));
-	r = put(r, "variant_title",
-		text(c, li, "variant_title", "variantTitle"));
-	r = put(r, "name", text(c, li, "name", NULL));
-	r = put(r, "quantity", qty);
-	r = put(r, "current_quantity",
-		count(c, li, "current_quantity", "currentQuantity"));
-	r = put(r, "gift_card", boolean(c, li, "gift_card", "isGiftCard"));
-	r = put(r, "taxable", boolean(c, li, "taxable", NULL));
-	r = put(r, "requires_shipping",
-		boolean(c, li, "requires_shipping", "requiresShipping"));
-	r = put(r, "discount_allocations", allocations(c, li, &disc));
-	r = put(r, "tax_lines", tax_lines(c, li, &tax, &n));
-	put_amt(c, &r, &p, "unit_price", unit);
-	put_amt(c, &r, &p, "total",
+	jw_object(w);
+	put(w, "id", jv_copy(id));
+	put(w, "product_id", id_field(c, li, "product_id", "product"));
+	put(w, "variant_id", id_field(c, li, "variant_id", "variant"));
+	sku = text(c, li, "sku", NULL);
+	put(w, "sku", jv_copy(sku));
+	title = text(c, li, "title", NULL);
+	put(w, "title", jv_copy(title));
+	put(w, "variant_title", text(c, li, "variant_title", "variantTitle"));
+	name = text(c, li, "name", NULL);
+	put(w, "name", jv_copy(name));
+	put(w, "quantity", jv_copy(qty));
+	put(w, "current_quantity",
+	    count(c, li, "current_quantity", "currentQuantity"));
+	gift_card = boolean(c, li, "gift_card", "isGiftCard");
+	put(w, "gift_card", jv_copy(gift_card));
+	taxable = boolean(c, li, "taxable", NULL);
+	put(w, "taxable", jv_copy(taxable));
+	put(w, "requires_shipping",
+	    boolean(c, li, "requires_shipping", "requiresShipping"));
+	jw_key(w, "discount_allocations");
+	allocations(c, w, li, &disc);
+	if (refunded != NULL) {
+		jw_object(refunded);
+		jw_key(refunded, "tax_lines");
+	}
+	jw_key(w, "tax_lines");
+	tax_lines(c, w, li, &tax, &n, refunded);
+	p.n = 0;
+	put_amt(c, w, &p, "unit_price", unit);
+	put_amt(c, w, &p, "total",
 		(struct amt){total, ptotal, unit.have, unit.have_pres});
-	put_amt(c, &r, &p, "discount", disc);
-	put_amt(c, &r, &p, "net",
+	put_amt(c, w, &p, "discount", disc);
+	put_amt(c, w, &p, "net",
 		(struct amt){total - disc.shop, ptotal - disc.pres, 1,
 			     disc.have_pres && unit.have_pres});
-	put_amt(c, &r, &p, "tax", tax);
-	if (c->pcur != NULL)
-		r = put(r, "presentment", p);
-	else
-		jv_free(p);
+	put_amt(c, w, &p, "tax", tax);
+	put_presentment(c, w, &p);
+	jw_end(w);
+	if (refunded != NULL) {
+		put(refunded, "sku", sku);
+		put(refunded, "title", title);
+		put(refunded, "name", name);
+		put(refunded, "quantity", qty);
+		jw_key(refunded, "unit_price");
+		if (unit.have)
+			jw_money(refunded, unit.shop, c->exp);
+		else
+			jw_null(refunded);
+		put_money(c, refunded, "discount", disc.shop);
+		put(refunded, "gift_card", gift_card);
+		put(refunded, "taxable", taxable);
+		jw_end(refunded);
+	} else {
+		jv_free(sku);
+		jv_free(title);
+		jv_free(name);
+		jv_free(qty);
+		jv_free(gift_card);
+		jv_free(taxable);
+	}
 	if (disc.shop > total || disc.shop < 0)
 		fail(c, "inconsistent_totals",
 		     "discounts exceed the line's "
@@ -870,14 +1175,21 @@ line_item(struct conv *c, jv li, int index, struct order_sums *s)
 	add(c, &s->tax, tax.shop);
 	s->tax_lines += n;
 	memcpy(c->where, where, sizeof(where));
-	return r;
+	return id;
 }
 
+/*
+ * Write the shipping line sl as an object into w, and when refunded is
+ * not NULL, what a refund of it copies (its title and the kinds of its
+ * taxes) there.  Returns its id (owned), null when it has none.
+ */
 static jv
-shipping_line(struct conv *c, jv sl, int index, struct order_sums *s)
+shipping_line(struct conv *c, struct jw *w, jv sl, int index,
+	      struct order_sums *s, struct jw *refunded)
 {
-	jv r = jv_object(), p = jv_object();
+	jv id, title;
 	struct amt price, disc_price, disc, tax;
+	struct pres p;
 	char where[sizeof(c->where)];
 	int n = 0;
 
@@ -888,12 +1200,25 @@ shipping_line(struct conv *c, jv sl, int index, struct order_sums *s)
 	price = required_bag(c, sl, "price", "price_set", "originalPriceSet");
 	disc_price = bag(c, sl, "discounted_price", "discounted_price_set",
 			 "discountedPriceSet");
-	r = put(r, "id", id_field(c, sl, "id", NULL));
-	r = put(r, "title", text(c, sl, "title", NULL));
-	r = put(r, "code", text(c, sl, "code", NULL));
-	r = put(r, "source", text(c, sl, "source", NULL));
-	r = put(r, "discount_allocations", allocations(c, sl, &disc));
-	r = put(r, "tax_lines", tax_lines(c, sl, &tax, &n));
+	jw_object(w);
+	id = id_field(c, sl, "id", NULL);
+	put(w, "id", jv_copy(id));
+	title = text(c, sl, "title", NULL);
+	put(w, "title", jv_copy(title));
+	put(w, "code", text(c, sl, "code", NULL));
+	put(w, "source", text(c, sl, "source", NULL));
+	jw_key(w, "discount_allocations");
+	allocations(c, w, sl, &disc);
+	if (refunded != NULL) {
+		jw_object(refunded);
+		put(refunded, "title", jv_copy(title));
+		jw_key(refunded, "tax_lines");
+	}
+	jv_free(title);
+	jw_key(w, "tax_lines");
+	tax_lines(c, w, sl, &tax, &n, refunded);
+	if (refunded != NULL)
+		jw_end(refunded);
 	if (disc_price.have && disc.shop == 0 && price.shop - disc_price.shop)
 		/* Older payloads give the discounted price but no allocations.
 		 */
@@ -904,22 +1229,21 @@ shipping_line(struct conv *c, jv sl, int index, struct order_sums *s)
 		fail(c, "inconsistent_totals",
 		     "'discounted_price' is not the "
 		     "price less its discount allocations");
-	put_amt(c, &r, &p, "price", price);
-	put_amt(c, &r, &p, "discount", disc);
-	put_amt(c, &r, &p, "net",
+	p.n = 0;
+	put_amt(c, w, &p, "price", price);
+	put_amt(c, w, &p, "discount", disc);
+	put_amt(c, w, &p, "net",
 		(struct amt){price.shop - disc.shop, price.pres - disc.pres, 1,
 			     price.have_pres && disc.have_pres});
-	put_amt(c, &r, &p, "tax", tax);
-	if (c->pcur != NULL)
-		r = put(r, "presentment", p);
-	else
-		jv_free(p);
+	put_amt(c, w, &p, "tax", tax);
+	put_presentment(c, w, &p);
+	jw_end(w);
 	add(c, &s->shipping, price.shop);
 	add(c, &s->shipping_discount, disc.shop);
 	add(c, &s->tax, tax.shop);
 	s->tax_lines += n;
 	memcpy(c->where, where, sizeof(where));
-	return r;
+	return id;
 }
 
 /* Compare a computed sum with the order's own figure; fail if they differ. */
@@ -938,117 +1262,196 @@ check_sum(struct conv *c, const char *what, int64_t computed, struct amt a,
 	     field_name, y);
 }
 
-static jv payment(struct conv *c, jv t, jv order_id, jv order_name);
-static jv refund(struct conv *c, jv rf, jv order_id, jv order_name,
-		 jv taxes_included, jv order);
+/* What a refund inside an order needs of the order. */
+struct order_facts {
+	jv taxes_included; /* borrowed */
+	struct place at;   /* where its tax was levied (borrowed) */
+};
+
+/* Remember what a refund copies of the order's line just written. */
+static void
+keep_copy(int shipping, jv id, size_t start)
+{
+	struct line_copy *l;
+	size_t end;
+
+	if (room_for_one((void **)&records.copies, records.ncopies,
+			 &records.copies_cap, sizeof(*records.copies)) < 0)
+		return;
+	jw_text(&records.lines, &end);
+	l = &records.copies[records.ncopies++];
+	l->shipping = shipping;
+	snprintf(l->id, sizeof(l->id), "%s", str(id) ? str(id) : "");
+	l->start = start;
+	l->end = end;
+}
+
+/*
+ * Write what a refund copies of the order's line (or shipping line) id,
+ * the first that has it, or null when none has.
+ */
+static void
+put_copy(struct jw *w, const char *key, int shipping, const char *id)
+{
+	size_t i, len;
+	const char *text = jw_text(&records.lines, &len);
+
+	jw_key(w, key);
+	for (i = 0; id != NULL && i < records.ncopies; i++) {
+		const struct line_copy *l = &records.copies[i];
+
+		if (l->shipping == shipping && l->id[0] != '\0' &&
+		    strcmp(l->id, id) == 0) {
+			jw_raw(w, text + l->start, l->end - l->start);
+			return;
+		}
+	}
+	jw_null(w);
+}
+
+/* What a payment told the refund it was made for. */
+struct payment_made {
+	int moves_money;      /* a successful sale, capture or refund */
+	const char *currency; /* what its amount is in */
+	struct amt amount;
+};
+
+static void payment(struct conv *c, jv t, jv order_id, jv order_name,
+		    struct payment_made *made);
+static void refund(struct conv *c, jv rf, jv order_id, jv order_name,
+		   const struct order_facts *order);
 
 static void
 order(struct conv *c, jv d)
 {
-	jv r, pres = jv_object(), totals = jv_object(), current = jv_object();
-	jv ptotals = jv_object(), pcurrent = jv_object(), id, name, lines;
-	jv list, payments = jv_array(), refunds = jv_array(), cust, tincl;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id, name, list, cust, tincl, gateways;
+	struct place billing = {0, jv_null(), jv_null()};
+	struct place shipping_at = {0, jv_null(), jv_null()};
+	struct order_facts facts;
 	struct order_sums s;
 	struct amt line_items, subtotal, discounts, shipping, tax, total, tip;
 	struct amt duties;
+	struct pres ptotals, pcurrent;
 	int64_t expect;
-	int excluded;
+	int excluded, copies;
 
 	memset(&s, 0, sizeof(s));
+	ptotals.n = pcurrent.n = 0;
 	id = required_id(c, d, "id", "legacyResourceId");
 	name = text(c, d, "name", NULL);
-	context(c, "order",
-		jv_get_kind(name) == JV_KIND_STRING ? jv_string_value(name)
-		: jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id)
-						    : NULL);
+	context(c, "order", str(name) ? str(name) : str(id) ? str(id) : NULL);
 	currencies(c, d, "currency", "currencyCode", "presentment_currency",
 		   "presentmentCurrencyCode");
-	r = record(c, "order", make_key(c, "order", id));
-	r = put(r, "id", jv_copy(id));
-	r = put(r, "name", jv_copy(name));
-	r = put(r, "created_at", timestamp(c, d, "created_at", "createdAt"));
-	r = put(r, "processed_at",
-		timestamp(c, d, "processed_at", "processedAt"));
-	r = put(r, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
-	r = put(r, "cancelled_at",
-		timestamp(c, d, "cancelled_at", "cancelledAt"));
-	r = put(r, "cancel_reason",
-		code(c, d, "cancel_reason", "cancelReason"));
-	r = put(r, "closed_at", timestamp(c, d, "closed_at", "closedAt"));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "presentment_currency",
-		c->pcur	 ? jv_string(c->pcur)
-		: c->cur ? jv_string(c->cur)
-			 : jv_null());
+	record(c, r, "order", str(id));
+	put(w, "id", jv_copy(id));
+	put(w, "name", jv_copy(name));
+	put(w, "created_at", timestamp(c, d, "created_at", "createdAt"));
+	put(w, "processed_at", timestamp(c, d, "processed_at", "processedAt"));
+	put(w, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
+	put(w, "cancelled_at", timestamp(c, d, "cancelled_at", "cancelledAt"));
+	put(w, "cancel_reason", code(c, d, "cancel_reason", "cancelReason"));
+	put(w, "closed_at", timestamp(c, d, "closed_at", "closedAt"));
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_str(w, "presentment_currency", c->pcur ? c->pcur : c->cur);
 	tincl = boolean(c, d, "taxes_included", "taxesIncluded");
 	excluded = jv_get_kind(tincl) != JV_KIND_TRUE;
-	r = put(r, "taxes_included", jv_copy(tincl));
-	r = put(r, "test", boolean(c, d, "test", NULL));
-	r = put(r, "financial_status",
-		code(c, d, "financial_status", "displayFinancialStatus"));
-	r = put(r, "fulfillment_status",
-		code(c, d, "fulfillment_status", "displayFulfillmentStatus"));
-	r = put(r, "source_name", text(c, d, "source_name", "sourceName"));
-	r = put(r, "gateways",
-		field(d, "payment_gateway_names", "paymentGatewayNames"));
-	if (!json_has(r, "gateways"))
-		r = put(r, "gateways", jv_array());
-	r = put(r, "discount_codes", jv_array());
+	put(w, "taxes_included", jv_copy(tincl));
+	put(w, "test", boolean(c, d, "test", NULL));
+	put(w, "financial_status",
+	    code(c, d, "financial_status", "displayFinancialStatus"));
+	put(w, "fulfillment_status",
+	    code(c, d, "fulfillment_status", "displayFulfillmentStatus"));
+	put(w, "source_name", text(c, d, "source_name", "sourceName"));
+	gateways = field(d, "payment_gateway_names", "paymentGatewayNames");
+	put(w, "gateways", jv_is_valid(gateways) ? gateways : jv_array());
+	jw_key(w, "discount_codes");
+	jw_array(w);
 	list = items(c, d, "discount_codes", "discountCodes");
 	jv_array_foreach(list, i, dc)
 	{
 		jv code_v = jv_get_kind(dc) == JV_KIND_STRING
 				? jv_copy(dc)
 				: text(c, dc, "code", NULL);
-		jv codes = json_get(r, "discount_codes");
 
-		r = put(r, "discount_codes", jv_array_append(codes, code_v));
+		jw_jv(w, code_v);
+		jv_free(code_v);
 		jv_free(dc);
 	}
 	jv_free(list);
-	r = personal(r, "email", text(c, d, "email", NULL), 1);
-	r = personal(r, "phone", text(c, d, "phone", NULL), 0);
+	jw_end(w);
+	personal(w, "email", text(c, d, "email", NULL), 1);
+	personal(w, "phone", text(c, d, "phone", NULL), 0);
 	cust = field(d, "customer", NULL);
+	jw_key(w, "customer");
 	if (jv_get_kind(cust) == JV_KIND_OBJECT) {
 		/* Hand-made payloads have customers without ids: no join then.
 		 */
-		jv cid = id_field(c, cust, "id", NULL), cr = jv_object();
+		jv cid = id_field(c, cust, "id", NULL);
 
-		cr = put(cr, "key", make_key(c, "customer", cid));
-		cr = put(cr, "id", cid);
-		r = put(r, "customer", person(c, cust, cr));
+		jw_object(w);
+		put_key(c, w, "key", "customer", str(cid));
+		put(w, "id", cid);
+		person(c, w, cust);
+		jw_end(w);
 	} else {
-		r = put(r, "customer", jv_null());
+		jw_null(w);
 	}
 	jv_free(cust);
-	r = put(r, "billing_address",
-		address(c, d, "billing_address", "billingAddress"));
-	r = put(r, "shipping_address",
-		address(c, d, "shipping_address", "shippingAddress"));
+	jw_key(w, "billing_address");
+	address(c, w, d, "billing_address", "billingAddress", &billing);
+	jw_key(w, "shipping_address");
+	address(c, w, d, "shipping_address", "shippingAddress", &shipping_at);
 
-	lines = jv_array();
+	/* Only an order with refunds needs what they copy of its lines. */
+	list = field(d, "refunds", NULL);
+	copies = jv_is_valid(list);
+	jv_free(list);
+	jw_reset(&records.lines);
+	records.ncopies = 0;
+	jw_key(w, "lines");
+	jw_array(w);
 	list = items(c, d, "line_items", "lineItems");
 	jv_array_foreach(list, i, li)
 	{
-		lines = jv_array_append(lines, line_item(c, li, i, &s));
+		size_t start;
+		jv lid;
+
+		jw_text(&records.lines, &start);
+		lid =
+		    line_item(c, w, li, i, &s, copies ? &records.lines : NULL);
+		if (copies)
+			keep_copy(0, lid, start);
+		jv_free(lid);
 		jv_free(li);
 	}
 	jv_free(list);
-	r = put(r, "lines", lines);
-	lines = jv_array();
+	jw_end(w);
+	jw_key(w, "shipping_lines");
+	jw_array(w);
 	list = items(c, d, "shipping_lines", "shippingLines");
 	jv_array_foreach(list, i, sl)
 	{
-		lines = jv_array_append(lines, shipping_line(c, sl, i, &s));
+		size_t start;
+		jv sid;
+
+		jw_text(&records.lines, &start);
+		sid = shipping_line(c, w, sl, i, &s,
+				    copies ? &records.lines : NULL);
+		if (copies)
+			keep_copy(1, sid, start);
+		jv_free(sid);
 		jv_free(sl);
 	}
 	jv_free(list);
-	r = put(r, "shipping_lines", lines);
+	jw_end(w);
 	{
 		struct amt ot;
 		int n = 0;
 
-		r = put(r, "tax_lines", tax_lines(c, d, &ot, &n));
+		jw_key(w, "tax_lines");
+		tax_lines(c, w, d, &ot, &n, NULL);
 	}
 
 	line_items =
@@ -1066,42 +1469,50 @@ order(struct conv *c, jv d)
 	tip = bag(c, d, "total_tip_received", NULL, "totalTipReceivedSet");
 	duties = bag(c, d, NULL, "original_total_duties_set",
 		     "originalTotalDutiesSet");
-	put_amt(c, &totals, &ptotals, "line_items", line_items);
-	put_amt(c, &totals, &ptotals, "subtotal", subtotal);
-	put_amt(c, &totals, &ptotals, "discounts", discounts);
-	put_amt(c, &totals, &ptotals, "shipping", shipping);
-	put_amt(c, &totals, &ptotals, "tax", tax);
-	put_amt(c, &totals, &ptotals, "tip", tip);
-	put_amt(c, &totals, &ptotals, "duties", duties);
-	put_amt(c, &totals, &ptotals, "total", total);
-	put_amt(c, &totals, &ptotals, "refunded",
+	jw_key(w, "totals");
+	jw_object(w);
+	put_amt(c, w, &ptotals, "line_items", line_items);
+	put_amt(c, w, &ptotals, "subtotal", subtotal);
+	put_amt(c, w, &ptotals, "discounts", discounts);
+	put_amt(c, w, &ptotals, "shipping", shipping);
+	put_amt(c, w, &ptotals, "tax", tax);
+	put_amt(c, w, &ptotals, "tip", tip);
+	put_amt(c, w, &ptotals, "duties", duties);
+	put_amt(c, w, &ptotals, "total", total);
+	put_amt(c, w, &ptotals, "refunded",
 		bag(c, d, NULL, "total_refunded_set", "totalRefundedSet"));
-	put_amt(c, &totals, &ptotals, "outstanding",
+	put_amt(c, w, &ptotals, "outstanding",
 		bag(c, d, "total_outstanding", "total_outstanding_set",
 		    "totalOutstandingSet"));
-	put_amt(c, &current, &pcurrent, "subtotal",
+	jw_end(w);
+	jw_key(w, "current");
+	jw_object(w);
+	put_amt(c, w, &pcurrent, "subtotal",
 		bag(c, d, "current_subtotal_price",
 		    "current_subtotal_price_set", "currentSubtotalPriceSet"));
-	put_amt(c, &current, &pcurrent, "discounts",
+	put_amt(c, w, &pcurrent, "discounts",
 		bag(c, d, "current_total_discounts",
 		    "current_total_discounts_set", "currentTotalDiscountsSet"));
-	put_amt(c, &current, &pcurrent, "tax",
+	put_amt(c, w, &pcurrent, "tax",
 		bag(c, d, "current_total_tax", "current_total_tax_set",
 		    "currentTotalTaxSet"));
-	put_amt(c, &current, &pcurrent, "total",
+	put_amt(c, w, &pcurrent, "total",
 		bag(c, d, "current_total_price", "current_total_price_set",
 		    "currentTotalPriceSet"));
-	r = put(r, "totals", totals);
-	r = put(r, "current", current);
+	jw_end(w);
 	if (c->pcur != NULL) {
-		pres = json_set_str(pres, "currency", c->pcur);
-		pres = put(pres, "totals", ptotals);
-		pres = put(pres, "current", pcurrent);
-		r = put(r, "presentment", pres);
-	} else {
-		jv_free(pres);
-		jv_free(ptotals);
-		jv_free(pcurrent);
+		jw_key(w, "presentment");
+		jw_object(w);
+		put_str(w, "currency", c->pcur);
+		jw_key(w, "totals");
+		jw_object(w);
+		put_pres_members(w, &ptotals);
+		jw_end(w);
+		jw_key(w, "current");
+		jw_object(w);
+		put_pres_members(w, &pcurrent);
+		jw_end(w);
+		jw_end(w);
 	}
 
 	/*
@@ -1130,33 +1541,46 @@ order(struct conv *c, jv d)
 			   : "subtotal, shipping, tip and duties",
 		  expect, total, "total_price", 0);
 
+	jw_key(w, "payments");
+	jw_array(w);
 	list = items(c, d, "transactions", NULL);
 	jv_array_foreach(list, i, t)
 	{
-		jv p = payment(c, t, id, name);
+		struct payment_made made;
 
-		payments = jv_array_append(payments, json_get(p, "key"));
-		emit(c, p);
+		payment(c, t, id, name, &made);
+		jw_string(w,
+			  records.payment.key[0] ? records.payment.key : NULL);
+		emit(&records.payment);
 		jv_free(t);
 	}
 	jv_free(list);
+	jw_end(w);
+	/* Where the order's tax was levied, as enrich-tax chooses: the
+	 * shipping address, or the billing address when it has none. */
+	facts.taxes_included = tincl;
+	facts.at = shipping_at.given ? shipping_at : billing;
+	jw_key(w, "refunds");
+	jw_array(w);
 	list = items(c, d, "refunds", NULL);
 	jv_array_foreach(list, i, rf)
 	{
-		jv x = refund(c, rf, id, name, tincl, r);
-
-		refunds = jv_array_append(refunds, json_get(x, "key"));
-		emit(c, x);
+		refund(c, rf, id, name, &facts);
+		jw_string(w, records.refund.key[0] ? records.refund.key : NULL);
+		emit(&records.refund);
 		jv_free(rf);
 	}
 	jv_free(list);
-	r = put(r, "payments", payments);
-	r = put(r, "refunds", refunds);
+	jw_end(w);
 	jv_free(id);
 	jv_free(name);
 	jv_free(tincl);
+	jv_free(billing.country_code);
+	jv_free(billing.province_code);
+	jv_free(shipping_at.country_code);
+	jv_free(shipping_at.province_code);
 	/* The order goes first, before what was split out of it. */
-	c->out = jv_array_concat(jv_array_append(jv_array(), r), c->out);
+	lead(c, r);
 }
 
 /* Only these move money (shopify.md 3.2): Σ sale + capture − refund. */
@@ -1170,17 +1594,22 @@ moves_money(const char *kind, const char *status)
 }
 
 /*
- * An order transaction.  GraphQL gives amountSet (shop and presentment
- * money); REST gives amount and currency, which is the presentment
- * currency unless the transaction was asked for in_shop_currency, so the
- * record names the currency its amount is in.
+ * An order transaction, written as the record records.payment (left open for
+ * emit).  GraphQL gives amountSet (shop and presentment money); REST
+ * gives amount and currency, which is the presentment currency unless the
+ * transaction was asked for in_shop_currency, so the record names the
+ * currency its amount is in.  What a refund needs of it goes in *made.
  */
-static jv
-payment(struct conv *c, jv t, jv order_id, jv order_name)
+static void
+payment(struct conv *c, jv t, jv order_id, jv order_name,
+	struct payment_made *made)
 {
-	jv r, id, p = jv_object(), type, status, fees, list;
+	struct rec *r = &records.payment;
+	struct jw *w = &r->w;
+	jv id, type, status, list;
 	const char *tcur;
 	struct amt a;
+	struct pres p;
 	char where[sizeof(c->where)];
 	const char *saved_cur = c->cur, *saved_pcur = c->pcur;
 	int saved_exp = c->exp, saved_pexp = c->pexp;
@@ -1188,8 +1617,8 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 	memcpy(where, c->where, sizeof(where));
 	id = required_id(c, t, "id", NULL);
 	snprintf(c->where + strlen(c->where),
-		 sizeof(c->where) - strlen(c->where), "transaction '%s': ",
-		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
+		 sizeof(c->where) - strlen(c->where),
+		 "transaction '%s': ", str(id) ? str(id) : "?");
 	if (jv_get_kind(order_id) != JV_KIND_STRING)
 		order_id = id_field(c, t, "order_id", "order");
 	else
@@ -1212,44 +1641,43 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 		     "amounts are positive and their kind gives the direction");
 	type = code(c, t, "kind", NULL);
 	status = code(c, t, "status", NULL);
-	r = record(c, "payment", make_key(c, "payment", id));
-	r = put(r, "id", id);
-	r = put(r, "order_id", jv_copy(order_id));
-	r = put(r, "order_key", make_key(c, "order", order_id));
-	r = put(r, "order_name", jv_copy(order_name));
-	r = put(r, "type", jv_copy(type));
-	r = put(r, "status", jv_copy(status));
-	r = put(r, "moves_money",
-		jv_bool(moves_money(jv_get_kind(type) == JV_KIND_STRING
-					? jv_string_value(type)
-					: NULL,
-				    jv_get_kind(status) == JV_KIND_STRING
-					? jv_string_value(status)
-					: NULL)));
-	r = put(r, "gateway", text(c, t, "gateway", NULL));
-	r = put(r, "parent_id",
-		id_field(c, t, "parent_id", "parentTransaction"));
-	r = put(r, "processed_at",
-		timestamp(c, t, "processed_at", "processedAt"));
-	r = put(r, "created_at", timestamp(c, t, "created_at", "createdAt"));
-	r = put(r, "test", boolean(c, t, "test", NULL));
-	r = put(r, "error_code", code(c, t, "error_code", "errorCode"));
-	r = put(r, "payment_id", text(c, t, "payment_id", "paymentId"));
-	r = put(r, "authorization",
-		text(c, t, "authorization", "authorizationCode"));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	put_amt(c, &r, &p, "amount", a);
+	made->moves_money = moves_money(str(type), str(status));
+	made->currency = c->cur ? c->cur : "";
+	made->amount = a;
+	record(c, r, "payment", str(id));
+	put(w, "id", id);
+	put(w, "order_id", jv_copy(order_id));
+	put_key(c, w, "order_key", "order", str(order_id));
+	put(w, "order_name", jv_copy(order_name));
+	put(w, "type", type);
+	put(w, "status", status);
+	jw_key(w, "moves_money");
+	jw_bool(w, made->moves_money);
+	put(w, "gateway", text(c, t, "gateway", NULL));
+	put(w, "parent_id", id_field(c, t, "parent_id", "parentTransaction"));
+	put(w, "processed_at", timestamp(c, t, "processed_at", "processedAt"));
+	put(w, "created_at", timestamp(c, t, "created_at", "createdAt"));
+	put(w, "test", boolean(c, t, "test", NULL));
+	put(w, "error_code", code(c, t, "error_code", "errorCode"));
+	put(w, "payment_id", text(c, t, "payment_id", "paymentId"));
+	put(w, "authorization",
+	    text(c, t, "authorization", "authorizationCode"));
+	put_str(w, "currency", made->currency);
+	p.n = 0;
+	put_amt(c, w, &p, "amount", a);
 	if (c->pcur != NULL) {
-		p = json_set_str(p, "currency", c->pcur);
-		r = put(r, "presentment", p);
-	} else {
-		jv_free(p);
+		jw_key(w, "presentment");
+		jw_object(w);
+		put_str(w, "currency", c->pcur);
+		put_pres_members(w, &p);
+		jw_end(w);
 	}
-	fees = jv_array();
+	jw_key(w, "fees");
+	jw_array(w);
 	list = items(c, t, "fees", NULL);
 	jv_array_foreach(list, i, f)
 	{
-		jv fr = jv_object(), m = json_get(f, "amount");
+		jv m = json_get(f, "amount");
 		int64_t v = 0;
 
 		if (jv_get_kind(m) == JV_KIND_OBJECT)
@@ -1257,179 +1685,80 @@ payment(struct conv *c, jv t, jv order_id, jv order_name)
 		else
 			fail(c, "bad_amount", "'fees.amount' is not money");
 		jv_free(m);
-		fr = put(fr, "amount", money_jv(v, c->exp));
-		fr = put(fr, "type", code(c, f, "type", NULL));
-		fr = put(fr, "rate", rate(c, f, "rate", NULL));
-		fees = jv_array_append(fees, fr);
+		jw_object(w);
+		put_money(c, w, "amount", v);
+		put(w, "type", code(c, f, "type", NULL));
+		put(w, "rate", rate(c, f, "rate", NULL));
+		jw_end(w);
 		jv_free(f);
 	}
 	jv_free(list);
-	r = put(r, "fees", fees);
-	jv_free(type);
-	jv_free(status);
+	jw_end(w);
 	jv_free(order_id);
 	memcpy(c->where, where, sizeof(where));
 	c->cur = saved_cur;
 	c->pcur = saved_pcur;
 	c->exp = saved_exp;
 	c->pexp = saved_pexp;
-	return r;
-}
-
-/* The member key of obj (borrowed), owned; null when it is absent. */
-static jv
-member(jv obj, const char *key)
-{
-	jv v = json_get(obj, key);
-
-	return jv_is_valid(v) ? v : jv_null();
 }
 
 /*
- * What names each tax of a canonical line (borrowed): its tax lines'
- * title, rate and channel_liable, without the amounts, which are the
- * whole line's and not the refund's.
+ * A refund, written as the record records.refund (left open for emit or
+ * lead).  order is what it needs of the order it belongs to, when it came
+ * inside it, else NULL: a refund alone (REST) knows its lines only from
+ * its own refund_line_items[].line_item, and neither its order's
+ * jurisdiction nor whether its taxes were included.
  */
-static jv
-tax_kinds(jv line)
+static void
+refund(struct conv *c, jv rf, jv order_id, jv order_name,
+       const struct order_facts *order)
 {
-	jv list = json_get(line, "tax_lines"), out = jv_array();
-
-	if (jv_get_kind(list) == JV_KIND_ARRAY) {
-		jv_array_foreach(list, i, t)
-		{
-			jv x = jv_object();
-
-			x = put(x, "title", member(t, "title"));
-			x = put(x, "rate", member(t, "rate"));
-			x = put(x, "channel_liable",
-				member(t, "channel_liable"));
-			out = jv_array_append(out, x);
-			jv_free(t);
-		}
-	}
-	jv_free(list);
-	return out;
-}
-
-/*
- * What a credit note needs of the order line a refund line gives back
- * (canonical, borrowed).  Copied onto the refund so that enrich-tax plans
- * a refund from the refund alone: a day split for parallel may put an
- * order and its refund in different processes.
- */
-static jv
-refunded_line(jv line)
-{
-	static const char *const keys[] = {
-	    "sku",	  "title",    "name",	   "quantity",
-	    "unit_price", "discount", "gift_card", "taxable"};
-	jv x = jv_object();
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		x = put(x, keys[i], member(line, keys[i]));
-	return put(x, "tax_lines", tax_kinds(line));
-}
-
-/* The same for a refunded shipping line. */
-static jv
-refunded_shipping(jv sl)
-{
-	jv x = jv_object();
-
-	x = put(x, "title", member(sl, "title"));
-	return put(x, "tax_lines", tax_kinds(sl));
-}
-
-/* The item of list (borrowed) whose "id" is id (borrowed); null if none. */
-static jv
-by_id(jv list, jv id)
-{
-	jv found = jv_null();
-
-	if (jv_get_kind(list) != JV_KIND_ARRAY ||
-	    jv_get_kind(id) != JV_KIND_STRING)
-		return found;
-	jv_array_foreach(list, i, x)
-	{
-		const char *xid = json_str(x, "id");
-
-		if (jv_get_kind(found) == JV_KIND_NULL && xid != NULL &&
-		    strcmp(xid, jv_string_value(id)) == 0)
-			found = jv_copy(x);
-		jv_free(x);
-	}
-	return found;
-}
-
-/*
- * Where the order's tax was levied (canonical order, borrowed): the
- * shipping address's country and province codes, or the billing
- * address's when it has no shipping address, as enrich-tax chooses.
- */
-static jv
-jurisdiction(jv order)
-{
-	jv a = json_get(order, "shipping_address"), j = jv_object();
-
-	if (jv_get_kind(a) != JV_KIND_OBJECT) {
-		jv_free(a);
-		a = json_get(order, "billing_address");
-	}
-	j = put(j, "country_code", member(a, "country_code"));
-	j = put(j, "province_code", member(a, "province_code"));
-	jv_free(a);
-	return j;
-}
-
-/*
- * A refund.  order is the canonical order it belongs to (borrowed), when
- * the refund came inside it, else null: a refund alone (REST) knows its
- * lines only from its own refund_line_items[].line_item, and neither its
- * order's jurisdiction nor whether its taxes were included.
- */
-static jv
-refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included,
-       jv order)
-{
-	jv r, id, lines = jv_array(), ship = jv_array(), adj = jv_array();
-	jv txs = jv_array(), list, p;
+	struct rec *r = &records.refund;
+	struct jw *w = &r->w;
+	jv id, list;
+	struct pres p;
 	int64_t moved = 0;
 	char where[sizeof(c->where)];
 
 	memcpy(where, c->where, sizeof(where));
 	id = required_id(c, rf, "id", NULL);
 	snprintf(c->where + strlen(c->where),
-		 sizeof(c->where) - strlen(c->where), "refund '%s': ",
-		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
+		 sizeof(c->where) - strlen(c->where),
+		 "refund '%s': ", str(id) ? str(id) : "?");
 	if (jv_get_kind(order_id) != JV_KIND_STRING)
 		order_id = id_field(c, rf, "order_id", "order");
 	else
 		order_id = jv_copy(order_id);
 	if (c->cur == NULL)
 		currencies(c, rf, "currency", NULL, NULL, NULL);
-	r = record(c, "refund", make_key(c, "refund", id));
-	r = put(r, "id", id);
-	r = put(r, "order_id", jv_copy(order_id));
-	r = put(r, "order_key", make_key(c, "order", order_id));
-	r = put(r, "order_name", jv_copy(order_name));
-	r = put(r, "created_at", timestamp(c, rf, "created_at", "createdAt"));
-	r = put(r, "processed_at",
-		timestamp(c, rf, "processed_at", "processedAt"));
-	r = put(r, "note", text(c, rf, "note", NULL));
-	r = put(r, "restock", boolean(c, rf, "restock", NULL));
-	r = put(r, "taxes_included", jv_copy(taxes_included));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "jurisdiction",
-		jv_get_kind(order) == JV_KIND_OBJECT ? jurisdiction(order)
-						     : jv_null());
+	record(c, r, "refund", str(id));
+	put(w, "id", id);
+	put(w, "order_id", jv_copy(order_id));
+	put_key(c, w, "order_key", "order", str(order_id));
+	put(w, "order_name", jv_copy(order_name));
+	put(w, "created_at", timestamp(c, rf, "created_at", "createdAt"));
+	put(w, "processed_at", timestamp(c, rf, "processed_at", "processedAt"));
+	put(w, "note", text(c, rf, "note", NULL));
+	put(w, "restock", boolean(c, rf, "restock", NULL));
+	put(w, "taxes_included",
+	    order ? jv_copy(order->taxes_included) : jv_null());
+	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_key(w, "jurisdiction");
+	if (order != NULL) {
+		jw_object(w);
+		put(w, "country_code", jv_copy(order->at.country_code));
+		put(w, "province_code", jv_copy(order->at.province_code));
+		jw_end(w);
+	} else {
+		jw_null(w);
+	}
 
+	jw_key(w, "lines");
+	jw_array(w);
 	list = items(c, rf, "refund_line_items", "refundLineItems");
 	jv_array_foreach(list, i, rl)
 	{
-		jv x = jv_object(), pp = jv_object(),
-		   li = json_get(rl, "line_item");
+		jv li = json_get(rl, "line_item"), lid;
 		char rwhere[sizeof(c->where)];
 
 		memcpy(rwhere, c->where, sizeof(rwhere));
@@ -1441,161 +1770,129 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name, jv taxes_included,
 			jv_free(li);
 			li = json_get(rl, "lineItem");
 		}
-		x = put(x, "id", id_field(c, rl, "id", NULL));
-		x = put(x, "line_item_id",
-			jv_get_kind(li) == JV_KIND_OBJECT
-			    ? id_field(c, li, "id", NULL)
-			    : jv_null());
-		if (!json_has(x, "line_item_id"))
-			x = put(x, "line_item_id",
-				id_field(c, rl, "line_item_id", NULL));
-		if (jv_get_kind(order) == JV_KIND_OBJECT) {
-			jv ol = json_get(order, "lines"),
-			   lid = json_get(x, "line_item_id"),
-			   found = by_id(ol, lid);
-
-			x = put(x, "line_item",
-				jv_get_kind(found) == JV_KIND_OBJECT
-				    ? refunded_line(found)
-				    : jv_null());
-			jv_free(found);
+		jw_object(w);
+		put(w, "id", id_field(c, rl, "id", NULL));
+		lid = jv_get_kind(li) == JV_KIND_OBJECT
+			  ? id_field(c, li, "id", NULL)
+			  : jv_null();
+		if (jv_get_kind(lid) == JV_KIND_NULL) {
 			jv_free(lid);
-			jv_free(ol);
+			lid = id_field(c, rl, "line_item_id", NULL);
+		}
+		put(w, "line_item_id", jv_copy(lid));
+		if (order != NULL) {
+			put_copy(w, "line_item", 0, str(lid));
 		} else if (jv_get_kind(li) == JV_KIND_OBJECT &&
 			   (json_has(li, "price") ||
 			    json_has(li, "price_set"))) {
 			/* REST gives the whole line; a bare {id, sku} is
-			 * not enough to copy. */
+			 * not enough to copy.  The line is written aside,
+			 * its copy into the refund. */
 			struct order_sums ignored;
-			jv full;
 
 			memset(&ignored, 0, sizeof(ignored));
-			full = line_item(c, li, i, &ignored);
-			x = put(x, "line_item", refunded_line(full));
-			jv_free(full);
+			jw_reset(&records.scratch);
+			jw_key(w, "line_item");
+			jv_free(
+			    line_item(c, &records.scratch, li, i, &ignored, w));
 		} else {
-			x = put(x, "line_item", jv_null());
+			put_null(w, "line_item");
 		}
-		x = put(x, "sku", text(c, li, "sku", NULL));
-		x = put(x, "quantity", count(c, rl, "quantity", NULL));
-		x = put(x, "restock_type",
-			code(c, rl, "restock_type", "restockType"));
-		put_amt(c, &x, &pp, "subtotal",
+		jv_free(lid);
+		put(w, "sku", text(c, li, "sku", NULL));
+		put(w, "quantity", count(c, rl, "quantity", NULL));
+		put(w, "restock_type",
+		    code(c, rl, "restock_type", "restockType"));
+		p.n = 0;
+		put_amt(c, w, &p, "subtotal",
 			required_bag(c, rl, "subtotal", "subtotal_set",
 				     "subtotalSet"));
-		put_amt(c, &x, &pp, "tax",
+		put_amt(c, w, &p, "tax",
 			required_bag(c, rl, "total_tax", "total_tax_set",
 				     "totalTaxSet"));
-		if (c->pcur != NULL)
-			x = put(x, "presentment", pp);
-		else
-			jv_free(pp);
-		lines = jv_array_append(lines, x);
+		put_presentment(c, w, &p);
+		jw_end(w);
 		memcpy(c->where, rwhere, sizeof(rwhere));
 		jv_free(li);
 		jv_free(rl);
 	}
 	jv_free(list);
+	jw_end(w);
+	jw_key(w, "shipping");
+	jw_array(w);
 	list = items(c, rf, "refund_shipping_lines", "refundShippingLines");
 	jv_array_foreach(list, i, sl)
 	{
-		jv x = jv_object(), pp = jv_object();
+		jv sid = id_field(c, sl, "shipping_line_id", "shippingLine");
 
-		x = put(x, "shipping_line_id",
-			id_field(c, sl, "shipping_line_id", "shippingLine"));
-		if (jv_get_kind(order) == JV_KIND_OBJECT) {
-			jv os = json_get(order, "shipping_lines"),
-			   sid = json_get(x, "shipping_line_id"),
-			   found = by_id(os, sid);
-
-			x = put(x, "shipping_line",
-				jv_get_kind(found) == JV_KIND_OBJECT
-				    ? refunded_shipping(found)
-				    : jv_null());
-			jv_free(found);
-			jv_free(sid);
-			jv_free(os);
-		} else {
-			x = put(x, "shipping_line", jv_null());
-		}
-		put_amt(c, &x, &pp, "amount",
+		jw_object(w);
+		put(w, "shipping_line_id", jv_copy(sid));
+		if (order != NULL)
+			put_copy(w, "shipping_line", 1, str(sid));
+		else
+			put_null(w, "shipping_line");
+		jv_free(sid);
+		p.n = 0;
+		put_amt(c, w, &p, "amount",
 			required_bag(c, sl, NULL, "subtotal_amount_set",
 				     "subtotalAmountSet"));
-		put_amt(c, &x, &pp, "tax",
+		put_amt(c, w, &p, "tax",
 			bag(c, sl, NULL, "tax_amount_set", "taxAmountSet"));
-		if (c->pcur != NULL)
-			x = put(x, "presentment", pp);
-		else
-			jv_free(pp);
-		ship = jv_array_append(ship, x);
+		put_presentment(c, w, &p);
+		jw_end(w);
 		jv_free(sl);
 	}
 	jv_free(list);
+	jw_end(w);
+	jw_key(w, "adjustments");
+	jw_array(w);
 	list = items(c, rf, "order_adjustments", "orderAdjustments");
 	jv_array_foreach(list, i, oa)
 	{
-		jv x = jv_object(), pp = jv_object();
-
-		x = put(x, "id", id_field(c, oa, "id", NULL));
-		x = put(x, "kind", code(c, oa, "kind", "reason"));
-		x = put(x, "reason", text(c, oa, "reason", NULL));
+		jw_object(w);
+		put(w, "id", id_field(c, oa, "id", NULL));
+		put(w, "kind", code(c, oa, "kind", "reason"));
+		put(w, "reason", text(c, oa, "reason", NULL));
+		p.n = 0;
 		put_amt(
-		    c, &x, &pp, "amount",
+		    c, w, &p, "amount",
 		    required_bag(c, oa, "amount", "amount_set", "amountSet"));
 		put_amt(
-		    c, &x, &pp, "tax",
+		    c, w, &p, "tax",
 		    bag(c, oa, "tax_amount", "tax_amount_set", "taxAmountSet"));
-		if (c->pcur != NULL)
-			x = put(x, "presentment", pp);
-		else
-			jv_free(pp);
-		adj = jv_array_append(adj, x);
+		put_presentment(c, w, &p);
+		jw_end(w);
 		jv_free(oa);
 	}
 	jv_free(list);
-	r = put(r, "lines", lines);
-	r = put(r, "shipping", ship);
-	r = put(r, "adjustments", adj);
+	jw_end(w);
+	jw_key(w, "payments");
+	jw_array(w);
 	list = items(c, rf, "transactions", NULL);
 	jv_array_foreach(list, i, t)
 	{
-		jv pk;
+		struct payment_made made;
 
-		p = payment(c, t, order_id, order_name);
-		pk = json_get(p, "key");
-		txs = jv_array_append(txs, jv_copy(pk));
-		if (is_true(p, "moves_money") && c->cur != NULL &&
-		    json_str(p, "currency") != NULL &&
-		    strcmp(json_str(p, "currency"), c->cur) == 0) {
-			int64_t v;
-			const char *why, *s = json_str(p, "amount");
-
-			if (s &&
-			    money_parse(s, strlen(s), c->exp, &v, &why) == 0)
-				add(c, &moved, v);
-		}
-		jv_free(pk);
-		emit(c, p);
+		payment(c, t, order_id, order_name, &made);
+		jw_string(w,
+			  records.payment.key[0] ? records.payment.key : NULL);
+		/* What the refund paid back: its successful refund
+		 * transactions in its own currency. */
+		if (made.moves_money && c->cur != NULL &&
+		    strcmp(made.currency, c->cur) == 0 && made.amount.have)
+			add(c, &moved, made.amount.shop);
+		emit(&records.payment);
 		jv_free(t);
 	}
 	jv_free(list);
-	r = put(r, "payments", txs);
-	/* What the refund paid back: its successful refund transactions. */
-	r = put(r, "total", money_jv(moved, c->exp));
-	{
-		jv pp = jv_object();
-
-		put_amt(
-		    c, &r, &pp, "total_refunded",
-		    bag(c, rf, NULL, "total_refunded_set", "totalRefundedSet"));
-		if (c->pcur != NULL)
-			r = put(r, "presentment", pp);
-		else
-			jv_free(pp);
-	}
+	jw_end(w);
+	put_money(c, w, "total", moved);
+	p.n = 0;
+	put_amt(c, w, &p, "total_refunded",
+		bag(c, rf, NULL, "total_refunded_set", "totalRefundedSet"));
+	put_presentment(c, w, &p);
 	jv_free(order_id);
 	memcpy(c->where, where, sizeof(where));
-	return r;
 }
 
 /* --- Shopify Payments ------------------------------------------------- */
@@ -1665,23 +1962,24 @@ static const char *const summary_fields[][3] = {
 static void
 payout(struct conv *c, jv d)
 {
-	jv r, id, sum, summary = jv_object(), issued, date;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id, sum, issued, date;
 	int64_t amount, gross = 0, fee = 0;
 	size_t i;
 
 	id = required_id(c, d, "id", "legacyResourceId");
-	context(c, "payout",
-		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
+	context(c, "payout", str(id));
 	money_currency(c, d, "net");
 	amount = plain_money(c, d, "amount", "net", 1);
-	r = record(c, "payout", make_key(c, "payout", id));
-	r = put(r, "id", id);
-	r = json_set_str(r, "gateway", "shopify_payments");
-	r = put(r, "status", code(c, d, "status", NULL));
-	r = put(r, "transaction_type",
-		code(c, d, "transaction_type", "transactionType"));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "amount", money_jv(amount, c->exp));
+	record(c, r, "payout", str(id));
+	put(w, "id", id);
+	put_str(w, "gateway", "shopify_payments");
+	put(w, "status", code(c, d, "status", NULL));
+	put(w, "transaction_type",
+	    code(c, d, "transaction_type", "transactionType"));
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_money(c, w, "amount", amount);
 	issued = field(d, "issued_at", "issuedAt");
 	date = field(d, "date", NULL);
 	if (jv_get_kind(date) == JV_KIND_STRING) {
@@ -1689,20 +1987,22 @@ payout(struct conv *c, jv d)
 
 		if (utc_check_date(jv_string_value(date), &why) < 0)
 			fail(c, "bad_time", "'date' %s", why);
-		r = put(r, "date", jv_copy(date));
+		put(w, "date", jv_copy(date));
 	} else if (jv_get_kind(issued) == JV_KIND_STRING &&
 		   strlen(jv_string_value(issued)) >= 10) {
 		/* The payout's date as Shopify wrote it, in its own offset. */
-		r = put(r, "date",
-			jv_string_sized(jv_string_value(issued), 10));
+		jw_key(w, "date");
+		jw_stringn(w, jv_string_value(issued), 10);
 	} else {
 		fail(c, "missing_field", "'date' is missing");
 	}
 	jv_free(issued);
 	jv_free(date);
-	r = put(r, "issued_at", timestamp(c, d, "issued_at", "issuedAt"));
+	put(w, "issued_at", timestamp(c, d, "issued_at", "issuedAt"));
 	sum = field(d, "summary", NULL);
+	jw_key(w, "summary");
 	if (jv_get_kind(sum) == JV_KIND_OBJECT) {
+		jw_object(w);
 		for (i = 0;
 		     i < sizeof(summary_fields) / sizeof(summary_fields[0]);
 		     i++) {
@@ -1712,9 +2012,10 @@ payout(struct conv *c, jv d)
 			if (!json_has(sum, f[1]) && !json_has(sum, f[2]))
 				continue;
 			v = plain_money(c, sum, f[1], f[2], 0);
-			summary = put(summary, f[0], money_jv(v, c->exp));
+			put_money(c, w, f[0], v);
 			add(c, i % 2 ? &fee : &gross, v);
 		}
+		jw_end(w);
 		/* amount = Σ gross − Σ fee (shopify.md 4.1). */
 		if (gross - fee != amount) {
 			char x[MONEY_TEXT_MAX], y[MONEY_TEXT_MAX];
@@ -1726,13 +2027,11 @@ payout(struct conv *c, jv d)
 			     "is %s but the payout amount is %s",
 			     x, y);
 		}
-		r = put(r, "summary", summary);
 	} else {
-		jv_free(summary);
-		r = put(r, "summary", jv_null());
+		jw_null(w);
 	}
 	jv_free(sum);
-	emit(c, r);
+	emit(r);
 }
 
 /* REST's source types mix styles ("Payments::Refund"); keep the last word. */
@@ -1746,10 +2045,10 @@ source_type(struct conv *c, jv d)
 		return v;
 	s = jv_string_value(v);
 	if ((colon = strrchr(s, ':')) != NULL) {
-		jv w = jv_string(colon + 1);
+		jv last = jv_string(colon + 1);
 
 		jv_free(v);
-		return w;
+		return last;
 	}
 	return v;
 }
@@ -1757,13 +2056,14 @@ source_type(struct conv *c, jv d)
 static void
 balance_transaction(struct conv *c, jv d)
 {
-	jv r, id, payout_id, order_id, tx_id, type, assoc;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id, payout_id, order_id, tx_id, type, assoc;
 	int64_t amount, fee, net;
 	char sid[160];
 
 	id = required_id(c, d, "id", NULL);
-	context(c, "balance transaction",
-		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
+	context(c, "balance transaction", str(id));
 	money_currency(c, d, "amount");
 	amount = plain_money(c, d, "amount", NULL, 1);
 	fee = plain_money(c, d, "fee", NULL, 1);
@@ -1779,104 +2079,94 @@ balance_transaction(struct conv *c, jv d)
 		     x, y);
 	}
 	snprintf(sid, sizeof(sid), "shopify_payments:%s",
-		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "");
-	r = record(c, "settlement",
-		   make_key(c, "settlement",
-			    jv_get_kind(id) == JV_KIND_STRING ? jv_string(sid)
-							      : jv_null()));
-	r = put(r, "id", id);
-	r = json_set_str(r, "gateway", "shopify_payments");
+		 str(id) ? str(id) : "");
+	record(c, r, "settlement", str(id) ? sid : NULL);
+	put(w, "id", id);
+	put_str(w, "gateway", "shopify_payments");
 	type = code(c, d, "type", NULL);
 	/* GraphQL calls the payout's own row TRANSFER, REST "payout". */
-	if (jv_get_kind(type) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(type), "transfer") == 0) {
+	if (str(type) && strcmp(str(type), "transfer") == 0) {
 		jv_free(type);
 		type = jv_string("payout");
 	}
-	r = put(r, "type", type);
-	r = put(r, "test", boolean(c, d, "test", NULL));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "amount", money_jv(amount, c->exp));
-	r = put(r, "fee", money_jv(fee, c->exp));
-	r = put(r, "net", money_jv(net, c->exp));
+	put(w, "type", type);
+	put(w, "test", boolean(c, d, "test", NULL));
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_money(c, w, "amount", amount);
+	put_money(c, w, "fee", fee);
+	put_money(c, w, "net", net);
 	assoc = field(d, NULL, "associatedPayout");
 	if (jv_get_kind(assoc) == JV_KIND_OBJECT) {
 		payout_id = id_field(c, assoc, "id", NULL);
-		r = put(r, "payout_status", code(c, assoc, "status", NULL));
+		put(w, "payout_status", code(c, assoc, "status", NULL));
 	} else {
 		payout_id = id_field(c, d, "payout_id", NULL);
-		r = put(r, "payout_status", code(c, d, "payout_status", NULL));
+		put(w, "payout_status", code(c, d, "payout_status", NULL));
 	}
 	jv_free(assoc);
-	r = put(r, "payout_id", jv_copy(payout_id));
-	r = put(r, "payout_key", make_key(c, "payout", payout_id));
-	jv_free(payout_id);
+	put_key(c, w, "payout_key", "payout", str(payout_id));
+	put(w, "payout_id", payout_id);
 	assoc = field(d, NULL, "associatedOrder");
 	if (jv_get_kind(assoc) == JV_KIND_OBJECT) {
 		order_id = id_field(c, assoc, "id", NULL);
-		r = put(r, "order_name", text(c, assoc, "name", NULL));
+		put(w, "order_name", text(c, assoc, "name", NULL));
 	} else {
 		order_id = id_field(c, d, "source_order_id", NULL);
-		r = put(r, "order_name", jv_null());
+		put_null(w, "order_name");
 	}
 	jv_free(assoc);
-	r = put(r, "order_id", jv_copy(order_id));
-	r = put(r, "order_key", make_key(c, "order", order_id));
-	jv_free(order_id);
+	put_key(c, w, "order_key", "order", str(order_id));
+	put(w, "order_id", order_id);
 	tx_id = id_field(c, d, "source_order_transaction_id",
 			 "sourceOrderTransactionId");
-	r = put(r, "payment_id", jv_copy(tx_id));
-	r = put(r, "payment_key", make_key(c, "payment", tx_id));
-	jv_free(tx_id);
-	r = put(r, "source_id", id_field(c, d, "source_id", "sourceId"));
-	r = put(r, "source_type", source_type(c, d));
-	r = put(r, "adjustment_reason",
-		code(c, d, "adjustment_reason", "adjustmentReason"));
-	r = put(r, "processed_at",
-		timestamp(c, d, "processed_at", "transactionDate"));
-	emit(c, r);
+	put_key(c, w, "payment_key", "payment", str(tx_id));
+	put(w, "payment_id", tx_id);
+	put(w, "source_id", id_field(c, d, "source_id", "sourceId"));
+	put(w, "source_type", source_type(c, d));
+	put(w, "adjustment_reason",
+	    code(c, d, "adjustment_reason", "adjustmentReason"));
+	put(w, "processed_at",
+	    timestamp(c, d, "processed_at", "transactionDate"));
+	emit(r);
 }
 
 static void
 dispute(struct conv *c, jv d)
 {
-	jv r, id, order_id, reasons = field(d, NULL, "reasonDetails");
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id, order_id, reasons = field(d, NULL, "reasonDetails");
 
 	id = required_id(c, d, "id", NULL);
-	context(c, "dispute",
-		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
+	context(c, "dispute", str(id));
 	money_currency(c, d, "amount");
 	order_id = id_field(c, d, "order_id", "order");
-	r = record(c, "dispute", make_key(c, "dispute", id));
-	r = put(r, "id", id);
-	r = json_set_str(r, "gateway", "shopify_payments");
-	r = put(r, "order_id", jv_copy(order_id));
-	r = put(r, "order_key", make_key(c, "order", order_id));
-	r = put(r, "type", code(c, d, "type", NULL));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "amount",
-		money_jv(plain_money(c, d, "amount", NULL, 1), c->exp));
+	record(c, r, "dispute", str(id));
+	put(w, "id", id);
+	put_str(w, "gateway", "shopify_payments");
+	put_key(c, w, "order_key", "order", str(order_id));
+	put(w, "order_id", order_id);
+	put(w, "type", code(c, d, "type", NULL));
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_money(c, w, "amount", plain_money(c, d, "amount", NULL, 1));
 	if (jv_get_kind(reasons) == JV_KIND_OBJECT) {
-		r = put(r, "reason", code(c, reasons, "reason", NULL));
-		r = put(r, "network_reason_code",
-			text(c, reasons, "networkReasonCode", NULL));
+		put(w, "reason", code(c, reasons, "reason", NULL));
+		put(w, "network_reason_code",
+		    text(c, reasons, "networkReasonCode", NULL));
 	} else {
-		r = put(r, "reason", code(c, d, "reason", NULL));
-		r = put(r, "network_reason_code",
-			text(c, d, "network_reason_code", NULL));
+		put(w, "reason", code(c, d, "reason", NULL));
+		put(w, "network_reason_code",
+		    text(c, d, "network_reason_code", NULL));
 	}
-	r = put(r, "status", code(c, d, "status", NULL));
-	r = put(r, "initiated_at",
-		timestamp(c, d, "initiated_at", "initiatedAt"));
-	r = put(r, "evidence_due_by",
-		timestamp(c, d, "evidence_due_by", "evidenceDueBy"));
-	r = put(r, "evidence_sent_on",
-		timestamp(c, d, "evidence_sent_on", "evidenceSentOn"));
-	r = put(r, "finalized_on",
-		timestamp(c, d, "finalized_on", "finalizedOn"));
-	jv_free(order_id);
+	put(w, "status", code(c, d, "status", NULL));
+	put(w, "initiated_at", timestamp(c, d, "initiated_at", "initiatedAt"));
+	put(w, "evidence_due_by",
+	    timestamp(c, d, "evidence_due_by", "evidenceDueBy"));
+	put(w, "evidence_sent_on",
+	    timestamp(c, d, "evidence_sent_on", "evidenceSentOn"));
+	put(w, "finalized_on", timestamp(c, d, "finalized_on", "finalizedOn"));
 	jv_free(reasons);
-	emit(c, r);
+	emit(r);
 }
 
 /* --- master data ------------------------------------------------------ */
@@ -1885,7 +2175,9 @@ dispute(struct conv *c, jv d)
 static void
 variant(struct conv *c, jv v, jv product)
 {
-	jv r, id, pid, inv;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id, pid;
 
 	id = required_id(c, v, "id", NULL);
 	pid = id_field(c, v, "product_id", "product");
@@ -1893,36 +2185,34 @@ variant(struct conv *c, jv v, jv product)
 		jv_free(pid);
 		pid = id_field(c, product, "id", NULL);
 	}
-	r = record(c, "product", make_key(c, "product", id));
-	r = put(r, "id", id);
-	r = put(r, "product_id", pid);
-	r = put(r, "title", text(c, product, "title", NULL));
-	r = put(r, "variant_title", text(c, v, "title", NULL));
-	r = put(r, "vendor", text(c, product, "vendor", NULL));
-	r = put(r, "product_type",
-		text(c, product, "product_type", "productType"));
-	r = put(r, "status", code(c, product, "status", NULL));
-	r = put(r, "sku", text(c, v, "sku", NULL));
-	r = put(r, "barcode", text(c, v, "barcode", NULL));
-	r = put(r, "taxable", boolean(c, v, "taxable", NULL));
+	record(c, r, "product", str(id));
+	put(w, "id", id);
+	put(w, "product_id", pid);
+	put(w, "title", text(c, product, "title", NULL));
+	put(w, "variant_title", text(c, v, "title", NULL));
+	put(w, "vendor", text(c, product, "vendor", NULL));
+	put(w, "product_type", text(c, product, "product_type", "productType"));
+	put(w, "status", code(c, product, "status", NULL));
+	put(w, "sku", text(c, v, "sku", NULL));
+	put(w, "barcode", text(c, v, "barcode", NULL));
+	put(w, "taxable", boolean(c, v, "taxable", NULL));
 	/* What needs no delivery: a gift card (GraphQL says so of the
 	 * product), or a variant that REST marks as not shipped. */
-	r = put(r, "gift_card", boolean(c, product, NULL, "isGiftCard"));
-	r = put(r, "requires_shipping",
-		boolean(c, v, "requires_shipping", "requiresShipping"));
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "price",
-		money_jv(plain_money(c, v, "price", NULL, 1), c->exp));
-	r = put(r, "compare_at_price",
-		json_has(v, "compare_at_price") || json_has(v, "compareAtPrice")
-		    ? money_jv(plain_money(c, v, "compare_at_price",
-					   "compareAtPrice", 0),
-			       c->exp)
-		    : jv_null());
-	inv = id_field(c, v, "inventory_item_id", "inventoryItem");
-	r = put(r, "inventory_item_id", inv);
-	r = put(r, "updated_at", timestamp(c, v, "updated_at", "updatedAt"));
-	emit(c, r);
+	put(w, "gift_card", boolean(c, product, NULL, "isGiftCard"));
+	put(w, "requires_shipping",
+	    boolean(c, v, "requires_shipping", "requiresShipping"));
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_money(c, w, "price", plain_money(c, v, "price", NULL, 1));
+	if (json_has(v, "compare_at_price") || json_has(v, "compareAtPrice"))
+		put_money(
+		    c, w, "compare_at_price",
+		    plain_money(c, v, "compare_at_price", "compareAtPrice", 0));
+	else
+		put_null(w, "compare_at_price");
+	put(w, "inventory_item_id",
+	    id_field(c, v, "inventory_item_id", "inventoryItem"));
+	put(w, "updated_at", timestamp(c, v, "updated_at", "updatedAt"));
+	emit(r);
 }
 
 static void
@@ -1930,8 +2220,7 @@ product(struct conv *c, jv d, int is_variant)
 {
 	jv list, id = id_field(c, d, "id", NULL);
 
-	context(c, is_variant ? "variant" : "product",
-		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
+	context(c, is_variant ? "variant" : "product", str(id));
 	jv_free(id);
 	currencies(c, d, "currency", NULL, NULL, NULL);
 	if (is_variant) {
@@ -1952,39 +2241,39 @@ product(struct conv *c, jv d, int is_variant)
 static void
 customer(struct conv *c, jv d)
 {
-	jv r, id = required_id(c, d, "id", NULL);
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id = required_id(c, d, "id", NULL);
 
-	context(c, "customer",
-		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
-	r = record(c, "customer", make_key(c, "customer", id));
-	r = put(r, "id", id);
-	r = person(c, d, r);
-	r = put(r, "tax_exempt", boolean(c, d, "tax_exempt", "taxExempt"));
-	r = put(r, "currency", text(c, d, "currency", NULL));
-	r = put(r, "created_at", timestamp(c, d, "created_at", "createdAt"));
-	r = put(r, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
-	r = put(r, "default_address",
-		address(c, d, "default_address", "defaultAddress"));
-	emit(c, r);
+	context(c, "customer", str(id));
+	record(c, r, "customer", str(id));
+	put(w, "id", id);
+	person(c, w, d);
+	put(w, "tax_exempt", boolean(c, d, "tax_exempt", "taxExempt"));
+	put(w, "currency", text(c, d, "currency", NULL));
+	put(w, "created_at", timestamp(c, d, "created_at", "createdAt"));
+	put(w, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
+	jw_key(w, "default_address");
+	address(c, w, d, "default_address", "defaultAddress", NULL);
+	emit(r);
 }
 
 static void
 inventory(struct conv *c, jv d)
 {
-	jv r, item, loc, avail = jv_null(), list;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv item, loc, avail = jv_null(), list;
 	char key[160];
 
 	item = id_field(c, d, "inventory_item_id", "item");
 	loc = id_field(c, d, "location_id", "location");
-	if (jv_get_kind(item) != JV_KIND_STRING ||
-	    jv_get_kind(loc) != JV_KIND_STRING)
+	if (str(item) == NULL || str(loc) == NULL)
 		fail(c, "missing_field",
 		     "'inventory_item_id' or "
 		     "'location_id' is missing");
-	snprintf(
-	    key, sizeof(key), "%s@%s",
-	    jv_get_kind(item) == JV_KIND_STRING ? jv_string_value(item) : "",
-	    jv_get_kind(loc) == JV_KIND_STRING ? jv_string_value(loc) : "");
+	snprintf(key, sizeof(key), "%s@%s", str(item) ? str(item) : "",
+		 str(loc) ? str(loc) : "");
 	context(c, "inventory level", key);
 	if (json_has(d, "available")) {
 		avail = count(c, d, "available", NULL);
@@ -2002,12 +2291,12 @@ inventory(struct conv *c, jv d)
 		}
 		jv_free(list);
 	}
-	r = record(c, "inventory", make_key(c, "inventory", jv_string(key)));
-	r = put(r, "inventory_item_id", item);
-	r = put(r, "location_id", loc);
-	r = put(r, "available", avail);
-	r = put(r, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
-	emit(c, r);
+	record(c, r, "inventory", key);
+	put(w, "inventory_item_id", item);
+	put(w, "location_id", loc);
+	put(w, "available", avail);
+	put(w, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
+	emit(r);
 }
 
 /* --- REST resources that are not orders ------------------------------ */
@@ -2015,27 +2304,25 @@ inventory(struct conv *c, jv d)
 static void
 rest_transaction(struct conv *c, jv d)
 {
+	struct payment_made made;
 	jv id = id_field(c, d, "id", NULL);
 
-	context(c, "transaction",
-		jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : NULL);
+	context(c, "transaction", str(id));
 	jv_free(id);
 	c->where[0] = '\0';
-	emit(c, payment(c, d, jv_null(), jv_null()));
+	payment(c, d, jv_null(), jv_null(), &made);
+	emit(&records.payment);
 }
 
 static void
 rest_refund(struct conv *c, jv d)
 {
-	jv p = jv_array(), r;
-
 	/* A refund alone does not say whether the order's taxes were included.
 	 */
 	c->cur = NULL;
-	r = refund(c, d, jv_null(), jv_null(), jv_null(), jv_null());
-	jv_free(p);
+	refund(c, d, jv_null(), jv_null(), NULL);
 	/* The refund first, then the transactions split out of it. */
-	c->out = jv_array_concat(jv_array_append(jv_array(), r), c->out);
+	lead(c, &records.refund);
 }
 
 /* --- gateway settlement files (settlement-extract) --------------------- */
@@ -2196,36 +2483,37 @@ struct file_line {
 	int64_t amount, fee, net; /* minor units of c->cur */
 };
 
-/* "<gateway>:<id>" for settlement keys and other gateways' payouts. */
-static jv
-gateway_id(const char *gateway, jv id)
+/* "<gateway>:<id>" in buf, for settlement keys; NULL without an id. */
+static const char *
+gateway_id(const char *gateway, const char *id, char buf[200])
 {
-	char buf[200];
-
-	if (jv_get_kind(id) != JV_KIND_STRING)
-		return jv_null();
-	snprintf(buf, sizeof(buf), "%s:%s", gateway, jv_string_value(id));
-	return jv_string(buf);
+	if (id == NULL)
+		return NULL;
+	snprintf(buf, 200, "%s:%s", gateway, id);
+	return buf;
 }
 
 /*
- * A payout's key: Shopify's payout ids are those of the API, so a payout
- * read from the admin export is the same record as the one extracted;
- * other gateways' ids are theirs alone and carry the gateway's name.
+ * The id a payout's key names: Shopify's payout ids are those of the API,
+ * so a payout read from the admin export is the same record as the one
+ * extracted; other gateways' ids are theirs alone and carry the gateway's
+ * name (in buf).
  */
-static jv
-file_payout_key(struct conv *c, const char *gateway, jv payout_id)
+static const char *
+file_payout_id(const char *gateway, const char *payout_id, char buf[200])
 {
 	if (strcmp(gateway, "shopify_payments") == 0)
-		return make_key(c, "payout", payout_id);
-	return make_key(c, "payout", gateway_id(gateway, payout_id));
+		return payout_id;
+	return gateway_id(gateway, payout_id, buf);
 }
 
-/* Make the settlement record of l (its jv members consumed). */
+/* Write the settlement record of l (its jv members consumed). */
 static void
 file_settlement(struct conv *c, struct file_line *l)
 {
-	jv r;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	char buf[200];
 	int64_t net;
 
 	if (money_add(l->amount, -l->fee, &net) < 0 || net != l->net) {
@@ -2236,51 +2524,56 @@ file_settlement(struct conv *c, struct file_line *l)
 		fail(c, "inconsistent_totals",
 		     "amount less fee is %s but 'net' is %s", x, y);
 	}
-	r = record(c, "settlement",
-		   make_key(c, "settlement", gateway_id(l->gateway, l->id)));
-	r = put(r, "id", l->id);
-	r = json_set_str(r, "gateway", l->gateway);
-	r = put(r, "type", l->type);
-	r = put(r, "test", jv_null());
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "amount", money_jv(l->amount, c->exp));
-	r = put(r, "fee", money_jv(l->fee, c->exp));
-	r = put(r, "net", money_jv(l->net, c->exp));
-	r = put(r, "payout_key",
-		file_payout_key(c, l->gateway, jv_copy(l->payout_id)));
-	r = put(r, "payout_id", l->payout_id);
-	r = put(r, "payout_status", l->payout_status);
-	r = put(r, "order_id", jv_null());
-	r = put(r, "order_key", jv_null());
-	r = put(r, "order_name", l->order_name);
-	r = put(r, "payment_id", jv_null());
-	r = put(r, "payment_key", jv_null());
-	r = put(r, "payment_reference", l->payment_reference);
-	r = put(r, "source_id", l->source_id);
-	r = put(r, "source_type", l->source_type);
-	r = put(r, "adjustment_reason", jv_null());
-	r = put(r, "processed_at", l->processed_at);
-	r = put(r, "available_on", l->available_on);
-	emit(c, r);
+	record(c, r, "settlement", gateway_id(l->gateway, str(l->id), buf));
+	put(w, "id", l->id);
+	put_str(w, "gateway", l->gateway);
+	put(w, "type", l->type);
+	put_null(w, "test");
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_money(c, w, "amount", l->amount);
+	put_money(c, w, "fee", l->fee);
+	put_money(c, w, "net", l->net);
+	put_key(c, w, "payout_key", "payout",
+		file_payout_id(l->gateway, str(l->payout_id), buf));
+	put(w, "payout_id", l->payout_id);
+	put(w, "payout_status", l->payout_status);
+	put_null(w, "order_id");
+	put_null(w, "order_key");
+	put(w, "order_name", l->order_name);
+	put_null(w, "payment_id");
+	put_null(w, "payment_key");
+	put(w, "payment_reference", l->payment_reference);
+	put(w, "source_id", l->source_id);
+	put(w, "source_type", l->source_type);
+	put_null(w, "adjustment_reason");
+	put(w, "processed_at", l->processed_at);
+	put(w, "available_on", l->available_on);
+	emit(r);
 }
 
-/* The payout a file's payout row stands for; amount is what was paid. */
+/*
+ * Write the payout a file's payout row stands for; amount is what was
+ * paid.  Consumes id, status, date and issued_at.
+ */
 static void
 file_payout(struct conv *c, const char *gateway, jv id, jv status,
 	    int64_t amount, jv date, jv issued_at)
 {
-	jv r = record(c, "payout", file_payout_key(c, gateway, jv_copy(id)));
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	char buf[200];
 
-	r = put(r, "id", id);
-	r = json_set_str(r, "gateway", gateway);
-	r = put(r, "status", status);
-	r = put(r, "transaction_type", jv_null());
-	r = json_set_str(r, "currency", c->cur ? c->cur : "");
-	r = put(r, "amount", money_jv(amount, c->exp));
-	r = put(r, "date", date);
-	r = put(r, "issued_at", issued_at);
-	r = put(r, "summary", jv_null());
-	emit(c, r);
+	record(c, r, "payout", file_payout_id(gateway, str(id), buf));
+	put(w, "id", id);
+	put_str(w, "gateway", gateway);
+	put(w, "status", status);
+	put_null(w, "transaction_type");
+	put_str(w, "currency", c->cur ? c->cur : "");
+	put_money(c, w, "amount", amount);
+	put(w, "date", date);
+	put(w, "issued_at", issued_at);
+	put_null(w, "summary");
+	emit(r);
 }
 
 /* The columns that say what a Shopify export row is, not where it went. */
@@ -2633,22 +2926,27 @@ odoo_picking(struct conv *c, jv env, jv d)
 	const char *qty_field = api != NULL && strncmp(api, "16", 2) == 0
 				    ? "quantity_done"
 				    : "quantity";
-	jv r, id, order_id, moves, lines = jv_array(), tracking;
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
+	jv id, order_id, moves;
 	const char *state = json_str(d, "state");
 	char ptext[32];
+	int shipped = 0;
 
 	id = required_id(c, d, "id", NULL);
-	snprintf(ptext, sizeof(ptext), "%s",
-		 jv_get_kind(id) == JV_KIND_STRING ? jv_string_value(id) : "?");
+	snprintf(ptext, sizeof(ptext), "%s", str(id) ? str(id) : "?");
 	context(c, "picking", ptext);
 	order_id = required_id(c, d, "order_id", NULL);
 	if (state == NULL || strcmp(state, "done") != 0)
 		fail(c, "not_done", "the delivery is not done (state '%s')",
 		     state ? state : "?");
+	record(c, r, "fulfillment", str(id));
+	jw_key(w, "lines");
+	jw_array(w);
 	moves = items(c, d, "moves", NULL);
 	jv_array_foreach(moves, i, m)
 	{
-		jv prod = json_get(m, "product"), q, line;
+		jv prod = json_get(m, "product"), q, sku, variant_id;
 		const char *mstate = json_str(m, "state");
 
 		q = count(c, m, qty_field, NULL);
@@ -2664,37 +2962,39 @@ odoo_picking(struct conv *c, jv env, jv d)
 			jv_free(m);
 			continue;
 		}
-		line = jv_object();
-		line = put(line, "sku", odoo_text(prod, "default_code"));
-		line = put(line, "variant_id",
-			   id_field(c, prod, "variant_id", NULL));
-		line = put(line, "quantity", q);
-		if (!json_has(line, "sku") && !json_has(line, "variant_id"))
+		sku = odoo_text(prod, "default_code");
+		variant_id = id_field(c, prod, "variant_id", NULL);
+		if (jv_get_kind(sku) == JV_KIND_NULL &&
+		    jv_get_kind(variant_id) == JV_KIND_NULL)
 			fail(c, "unmapped_sku",
 			     "move %d: the product has neither SKU nor "
 			     "Shopify variant",
 			     i + 1);
-		lines = jv_array_append(lines, line);
+		jw_object(w);
+		put(w, "sku", sku);
+		put(w, "variant_id", variant_id);
+		put(w, "quantity", q);
+		jw_end(w);
+		shipped++;
 		jv_free(prod);
 		jv_free(m);
 	}
 	jv_free(moves);
-	if (jv_array_length(jv_copy(lines)) == 0)
+	jw_end(w);
+	if (shipped == 0)
 		fail(c, "empty_fulfillment", "no line was shipped");
-	tracking = jv_object();
-	tracking = put(tracking, "company", odoo_m2o_name(d, "carrier_id"));
-	tracking =
-	    put(tracking, "number", odoo_text(d, "carrier_tracking_ref"));
-	tracking = put(tracking, "url", odoo_text(d, "carrier_tracking_url"));
-	r = record(c, "fulfillment", make_key(c, "fulfillment", jv_copy(id)));
-	r = put(r, "id", id);
-	r = put(r, "name", odoo_text(d, "name"));
-	r = put(r, "order_key", make_key(c, "order", jv_copy(order_id)));
-	r = put(r, "order_id", order_id);
-	r = put(r, "tracking", tracking);
-	r = put(r, "lines", lines);
-	r = put(r, "shipped_at", odoo_time(c, d, "date_done"));
-	emit(c, r);
+	jw_key(w, "tracking");
+	jw_object(w);
+	put(w, "company", odoo_m2o_name(d, "carrier_id"));
+	put(w, "number", odoo_text(d, "carrier_tracking_ref"));
+	put(w, "url", odoo_text(d, "carrier_tracking_url"));
+	jw_end(w);
+	put(w, "id", id);
+	put(w, "name", odoo_text(d, "name"));
+	put_key(c, w, "order_key", "order", str(order_id));
+	put(w, "order_id", order_id);
+	put(w, "shipped_at", odoo_time(c, d, "date_done"));
+	emit(r);
 }
 
 /*
@@ -2707,24 +3007,22 @@ odoo_picking(struct conv *c, jv env, jv d)
 static void
 odoo_stock(struct conv *c, jv d)
 {
+	struct rec *r = &records.main;
+	struct jw *w = &r->w;
 	jv prod = json_get(d, "product"), loc = json_get(d, "location");
-	jv variant, shop_loc, quants, r;
+	jv variant_id, shop_loc, quants;
 	int64_t avail = 0;
 	char key[160];
 
-	variant = id_field(c, prod, "variant_id", NULL);
+	variant_id = id_field(c, prod, "variant_id", NULL);
 	shop_loc = id_field(c, d, "shopify_location_id", NULL);
-	if (jv_get_kind(variant) != JV_KIND_STRING ||
-	    jv_get_kind(shop_loc) != JV_KIND_STRING)
+	if (str(variant_id) == NULL || str(shop_loc) == NULL)
 		fail(c, "missing_field",
 		     "'product.variant_id' or "
 		     "'shopify_location_id' is missing");
-	snprintf(
-	    key, sizeof(key), "variant-%s@%s",
-	    jv_get_kind(variant) == JV_KIND_STRING ? jv_string_value(variant)
-						   : "",
-	    jv_get_kind(shop_loc) == JV_KIND_STRING ? jv_string_value(shop_loc)
-						    : "");
+	snprintf(key, sizeof(key), "variant-%s@%s",
+		 str(variant_id) ? str(variant_id) : "",
+		 str(shop_loc) ? str(shop_loc) : "");
 	context(c, "stock", key);
 	quants = items(c, d, "quants", NULL);
 	jv_array_foreach(quants, i, q)
@@ -2742,18 +3040,18 @@ odoo_stock(struct conv *c, jv d)
 		jv_free(q);
 	}
 	jv_free(quants);
-	r = record(c, "inventory", make_key(c, "inventory", jv_string(key)));
-	r = put(r, "inventory_item_id", jv_null());
-	r = put(r, "variant_id", variant);
-	r = put(r, "sku", odoo_text(prod, "default_code"));
-	r = put(r, "location_id", shop_loc);
-	r = put(r, "available", jv_number((double)avail));
-	r = put(r, "updated_at", jv_null());
-	r = put(r, "source", jv_string("odoo"));
-	r = put(r, "odoo_location", odoo_text(loc, "complete_name"));
+	record(c, r, "inventory", key);
+	put_null(w, "inventory_item_id");
+	put(w, "variant_id", variant_id);
+	put(w, "sku", odoo_text(prod, "default_code"));
+	put(w, "location_id", shop_loc);
+	put(w, "available", jv_number((double)avail));
+	put_null(w, "updated_at");
+	put_str(w, "source", "odoo");
+	put(w, "odoo_location", odoo_text(loc, "complete_name"));
 	jv_free(prod);
 	jv_free(loc);
-	emit(c, r);
+	emit(r);
 }
 
 /* --- the envelope ----------------------------------------------------- */
@@ -2799,39 +3097,40 @@ find_handler(const char *kind)
 			return &handlers[i];
 	return NULL;
 }
-
 /*
- * Map one envelope.  Returns the array of records (owned), or jv_invalid()
- * with the reason and detail in c.
+ * Map one envelope into out: its records' text, the one that goes first
+ * in c->lead.  Returns 0, or -1 with the reason and detail in c.
  */
-static jv
+static int
 convert(struct conv *c, const struct handler *h, jv env, const char *line,
 	size_t len, const char *file)
 {
 	char hex[SHA256_HEX_LEN];
-	jv data = json_get(env, "data"), gid, src;
+	jv data = json_get(env, "data"), gid;
 
 	sha256_hex(line, len, hex);
-	src = jv_object();
-	src = json_set_str(src, "sha256", hex);
-	src = json_set_str(src, "kind", h->kind);
-	src = json_set_str(src, "shape",
-			   h->shape == REST  ? "rest"
-			   : h->shape == CSV ? "csv"
-					     : "graphql");
+	jw_reset(&records.src);
+	jw_object(&records.src);
+	put_str(&records.src, "sha256", hex);
+	put_str(&records.src, "kind", h->kind);
+	put_str(&records.src, "shape",
+		h->shape == REST  ? "rest"
+		: h->shape == CSV ? "csv"
+				  : "graphql");
 	/* An envelope that names its file and row keeps them (CSV sources). */
-	src = put(src, "file",
-		  json_has(env, "file") ? json_get(env, "file")
-					: jv_string(file));
+	if (json_has(env, "file"))
+		put(&records.src, "file", json_get(env, "file"));
+	else
+		put_str(&records.src, "file", file);
 	gid = json_get(data, "id");
-	if (jv_get_kind(gid) == JV_KIND_STRING &&
-	    strncmp(jv_string_value(gid), "gid://", 6) == 0)
-		src = put(src, "gid", gid);
+	if (str(gid) != NULL && strncmp(str(gid), "gid://", 6) == 0)
+		put(&records.src, "gid", gid);
 	else
 		jv_free(gid);
-	c->src = src;
-	c->out = jv_array();
-	c->seen = jv_object();
+	jw_end(&records.src);
+	jw_reset(&records.made);
+	records.nlist = 0;
+	c->lead = NULL;
 	if (jv_get_kind(data) != JV_KIND_OBJECT) {
 		fail(c, "not_record", "'data' is not an object");
 	} else {
@@ -2885,13 +3184,7 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 		}
 	}
 	jv_free(data);
-	jv_free(c->src);
-	jv_free(c->seen);
-	if (c->failed) {
-		jv_free(c->out);
-		return jv_invalid();
-	}
-	return c->out;
+	return c->failed ? -1 : 0;
 }
 
 /*
@@ -2899,7 +3192,7 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
  * to out.  Returns 0, or -1 with a message in err for a runtime error.
  */
 static int
-apply_jq(jv rec, jv *out, char *err, size_t errlen)
+apply_jq(jv rec, jv *results, char *err, size_t errlen)
 {
 	jv res;
 
@@ -2917,7 +3210,7 @@ apply_jq(jv rec, jv *out, char *err, size_t errlen)
 			jv_free(res);
 			return -1;
 		}
-		*out = jv_array_append(*out, res);
+		*results = jv_array_append(*results, res);
 	}
 	if (jv_invalid_has_msg(jv_copy(res))) {
 		jv msg = jv_invalid_get_msg(res);
@@ -2933,6 +3226,31 @@ apply_jq(jv rec, jv *out, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The records the envelope made (lead first) as jv values, for the jq
+ * program: parsed back from their text, which only --jq pays for.
+ */
+static jv
+made_as_jv(const struct conv *c)
+{
+	jv recs = jv_array();
+	const char *text;
+	size_t len, i;
+
+	if (c->lead != NULL) {
+		text = jw_text(&c->lead->w, &len);
+		recs = jv_array_append(recs, jv_parse_sized(text, (int)len));
+	}
+	text = jw_text(&records.made, &len);
+	for (i = 0; i < records.nlist; i++)
+		recs = jv_array_append(
+		    recs, jv_parse_sized(text + records.list[i].start,
+					 (int)(records.list[i].end -
+					       records.list[i].start)));
+	return recs;
+}
+
+/* Write records the jq program made (consumed), counting them by kind. */
 static int
 write_records(struct stage *st, jv recs)
 {
@@ -2949,14 +3267,39 @@ write_records(struct stage *st, jv recs)
 	return rc;
 }
 
+/* Write the records the envelope made, lead first, counting them by kind. */
+static int
+write_made(struct stage *st, const struct conv *c)
+{
+	const char *text;
+	size_t len, i;
+
+	if (c->lead != NULL) {
+		counters_add(&st->out_kind, c->lead->kind);
+		st->out++;
+		text = jw_text(&c->lead->w, &len);
+		fwrite(text, 1, len, stdout);
+		putchar('\n');
+	}
+	for (i = 0; i < records.nlist; i++) {
+		counters_add(&st->out_kind, records.list[i].kind);
+		st->out++;
+	}
+	text = jw_text(&records.made, &len);
+	if (fwrite(text, 1, len, stdout) != len)
+		return -1;
+	return ferror(stdout) ? -1 : 0;
+}
+
 static int
 process(struct stage *st, const char *line, size_t len, const char *file,
 	unsigned long lineno)
 {
-	jv env = jv_parse_sized(line, (int)len), recs;
+	jv env = jv_parse_sized(line, (int)len);
 	const struct handler *h;
 	struct conv c;
 	const char *kind, *shop;
+	size_t n;
 	int rc;
 
 	st->in++;
@@ -3006,14 +3349,18 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	c.shop = shop;
 	c.shop_currency = json_str(env, "shop_currency");
 	c.withdrawal = json_str(env, "withdrawal");
-	recs = convert(&c, h, env, line, len, file);
-	if (!jv_is_valid(recs)) {
+	if (convert(&c, h, env, line, len, file) < 0) {
 		stage_reject(st, file, lineno, line, len, c.reason, c.detail);
 		jv_free(env);
 		return 0;
 	}
+	if (records.nomem || jw_failed(&records.made)) {
+		msg_warn("out of memory");
+		jv_free(env);
+		return -1;
+	}
 	if (jq != NULL) {
-		jv mapped = jv_array();
+		jv recs = made_as_jv(&c), mapped = jv_array();
 		char err[300];
 		int ok = 1;
 
@@ -3032,21 +3379,35 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 			jv_free(env);
 			return 0;
 		}
-		recs = mapped;
+		n = (size_t)jv_array_length(jv_copy(mapped));
+		rc = write_records(st, mapped);
+	} else {
+		n = (c.lead != NULL) + records.nlist;
+		rc = write_made(st, &c);
 	}
-	{
-		int n = jv_array_length(jv_copy(recs));
-
-		if (n == 0) {
-			st->dropped++;
-			counters_add(&st->drops, "jq_empty");
-		} else {
-			st->split += (unsigned long)(n - 1);
-		}
+	if (n == 0) {
+		st->dropped++;
+		counters_add(&st->drops, "jq_empty");
+	} else {
+		st->split += (unsigned long)(n - 1);
 	}
-	rc = write_records(st, recs);
 	jv_free(env);
 	return rc;
+}
+
+/* Free what the writers of records hold. */
+static void
+release_writers(void)
+{
+	jw_release(&records.main.w);
+	jw_release(&records.refund.w);
+	jw_release(&records.payment.w);
+	jw_release(&records.src);
+	jw_release(&records.lines);
+	jw_release(&records.scratch);
+	jw_release(&records.made);
+	free(records.list);
+	free(records.copies);
 }
 
 static void
@@ -3216,6 +3577,7 @@ main(int argc, char *argv[])
 	status = stage_read(&st, argc, argv, process);
 	status = stage_flush_stdout(status);
 	status = stage_finish(&st, status);
+	release_writers();
 	if (jq != NULL)
 		jq_teardown(&jq);
 	if (pii_key != NULL) {
