@@ -41,6 +41,7 @@
 #include <jv.h>
 
 #include "json.h"
+#include "jw.h"
 #include "money.h"
 #include "msg.h"
 #include "ndjson.h"
@@ -1585,9 +1586,15 @@ static const char *const role_label[NROLES][2] = {
     {"Unreconciled difference", "Unreconciled difference"},
     {"Bank transfer", "Bank transfer returned"}};
 
+/* Keys borrowed from the arena or the index, sorted when written. */
+struct keys {
+	const char **v;
+	size_t n, cap;
+};
+
 struct group {
 	int64_t debit, credit;
-	jv settlements, payments; /* arrays of keys */
+	struct keys settlements, payments;
 	int used;
 };
 
@@ -1602,28 +1609,34 @@ book(struct group *g, int64_t minor, const char *settlement,
 		g->credit += minor;
 	g->used = 1;
 	if (settlement != NULL)
-		g->settlements =
-		    jv_array_append(g->settlements, jv_string(settlement));
+		*PUSH(g->settlements.v, g->settlements.n, g->settlements.cap) =
+		    settlement;
 	if (payment != NULL)
-		g->payments = jv_array_append(g->payments, jv_string(payment));
+		*PUSH(g->payments.v, g->payments.n, g->payments.cap) = payment;
 }
 
-static jv
-keys_sorted_unique(jv arr)
+static int
+by_text(const void *a, const void *b)
 {
-	jv out = jv_array();
-	const char *prev = NULL;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-	arr = jv_sort(arr, jv_copy(arr));
-	jv_array_foreach(arr, i, k)
-	{
-		if (prev == NULL || strcmp(prev, jv_string_value(k)) != 0)
-			out = jv_array_append(out, jv_copy(k));
-		prev = jv_string_value(k);
-		jv_free(k);
-	}
-	jv_free(arr);
-	return out;
+/*
+ * Write keys as a sorted array without repeats.  A payout of a
+ * million-order day lists hundreds of thousands: kept as borrowed
+ * pointers and written as text, not as a jv array of strings.
+ */
+static void
+write_keys(struct jw *w, struct keys *k)
+{
+	size_t i;
+
+	qsort(k->v, k->n, sizeof(*k->v), by_text);
+	jw_array(w);
+	for (i = 0; i < k->n; i++)
+		if (i == 0 || strcmp(k->v[i - 1], k->v[i]) != 0)
+			jw_string(w, k->v[i]);
+	jw_end(w);
 }
 
 static jv
@@ -1706,8 +1719,13 @@ summary_check(const struct payout *p, const int64_t gross[NCAT],
 
 static unsigned long n_unbalanced, n_incomplete, n_unmatched, n_duplicate;
 
-static jv
-reconcile(const struct payout *p)
+/*
+ * Write p's payout_recon record into w; its status and difference (or
+ * NULL when unknown) into *status_out and diff_text.
+ */
+static void
+reconcile(const struct payout *p, struct jw *w, const char **status_out,
+	  char diff_text[MONEY_TEXT_MAX])
 {
 	struct group g[NROLES];
 	int64_t lines_net = 0, gross[NCAT] = {0}, fee[NCAT] = {0}, diff = 0;
@@ -1716,15 +1734,11 @@ reconcile(const struct payout *p)
 	    "matched", "unmatched", "duplicate", "ambiguous", "not_applicable"};
 	int payout_row = 0, r, overflow = 0;
 	const char *status, *check;
-	char shop[128];
-	jv rec, entry, elines, cnt, adj;
+	char shop[128], key[300];
 	size_t i, k;
 
-	for (r = 0; r < NROLES; r++) {
+	for (r = 0; r < NROLES; r++)
 		memset(&g[r], 0, sizeof(g[r]));
-		g[r].settlements = jv_array();
-		g[r].payments = jv_array();
-	}
 	for (i = 0; i < p->nlines; i++) {
 		const struct sline *l = &lines[p->lines[i]];
 		int matched = strcmp(l->status, "matched") == 0;
@@ -1791,35 +1805,61 @@ reconcile(const struct payout *p)
 	else if (strcmp(status, "incomplete") == 0)
 		n_incomplete++;
 
-	rec = jv_object();
-	rec = json_set_str(rec, "kind", "payout_recon");
-	rec = jv_object_set(
-	    rec, jv_string("key"),
-	    jv_string_fmt("%s/payout_recon/%s", shop,
-			  p->id ? p->id : strrchr(p->key, '/') + 1));
-	rec = json_set_str(rec, "shop", shop);
-	rec = jv_object_set(rec, jv_string("v"), jv_number(SCHEMA_VERSION));
-	rec = jv_object_set(rec, jv_string("src"),
-			    p->src ? jv_parse(p->src) : jv_null());
-	rec = json_set_str(rec, "payout_key", p->key);
-	rec = jv_object_set(rec, jv_string("gateway"), str_or_null(p->gateway));
-	rec =
-	    jv_object_set(rec, jv_string("currency"), str_or_null(p->currency));
-	rec = jv_object_set(rec, jv_string("date"), str_or_null(p->date));
-	rec = jv_object_set(rec, jv_string("amount"),
-			    p->known ? money_jv(p->amount, p->exp) : jv_null());
-	rec = jv_object_set(rec, jv_string("lines_net"),
-			    money_jv(lines_net, p->exp));
-	rec = jv_object_set(rec, jv_string("difference"),
-			    p->known ? money_jv(diff, p->exp) : jv_null());
-	rec = json_set_str(rec, "summary_check", check);
-	rec = json_set_str(rec, "status", status);
-	cnt = jv_object();
-	for (k = 0; k < 5; k++)
-		cnt = jv_object_set(cnt, jv_string(statuses[k]),
-				    jv_number((double)counts[k]));
-	rec = jv_object_set(rec, jv_string("counts"), cnt);
+	*status_out = status;
+	if (p->known)
+		money_format(diff, p->exp, diff_text);
+	else
+		diff_text[0] = '\0';
 
+	jw_object(w);
+	jw_key(w, "kind");
+	jw_string(w, "payout_recon");
+	snprintf(key, sizeof(key), "%s/payout_recon/%s", shop,
+		 p->id ? p->id : strrchr(p->key, '/') + 1);
+	jw_key(w, "key");
+	jw_string(w, key);
+	jw_key(w, "shop");
+	jw_string(w, shop);
+	jw_key(w, "v");
+	jw_int(w, SCHEMA_VERSION);
+	jw_key(w, "src");
+	if (p->src != NULL)
+		jw_raw(w, p->src, strlen(p->src)); /* canonical: json_text */
+	else
+		jw_null(w);
+	jw_key(w, "payout_key");
+	jw_string(w, p->key);
+	jw_key(w, "gateway");
+	jw_string(w, p->gateway);
+	jw_key(w, "currency");
+	jw_string(w, p->currency);
+	jw_key(w, "date");
+	jw_string(w, p->date);
+	jw_key(w, "amount");
+	if (p->known)
+		jw_money(w, p->amount, p->exp);
+	else
+		jw_null(w);
+	jw_key(w, "lines_net");
+	jw_money(w, lines_net, p->exp);
+	jw_key(w, "difference");
+	if (p->known)
+		jw_money(w, diff, p->exp);
+	else
+		jw_null(w);
+	jw_key(w, "summary_check");
+	jw_string(w, check);
+	jw_key(w, "status");
+	jw_string(w, status);
+	jw_key(w, "counts");
+	jw_object(w);
+	for (k = 0; k < 5; k++) {
+		jw_key(w, statuses[k]);
+		jw_int(w, (long long)counts[k]);
+	}
+	jw_end(w);
+
+	jw_key(w, "entry");
 	if (p->known) {
 		int64_t debit = 0, credit = 0;
 
@@ -1831,74 +1871,75 @@ reconcile(const struct payout *p)
 		}
 		if (debit != credit)
 			book(&g[R_DIFFERENCE], debit - credit, NULL, NULL);
-		elines = jv_array();
+		jw_object(w);
+		jw_key(w, "date");
+		jw_string(w, p->date);
+		jw_key(w, "ref");
+		jw_string(w, p->id);
+		jw_key(w, "lines");
+		jw_array(w);
 		for (r = 0; r < NROLES; r++) {
-			jv el;
 			int side;
 
 			if (!g[r].used)
 				continue;
 			/* Net each role to one side, as an accountant would. */
 			side = g[r].credit > g[r].debit;
-			el = jv_object();
-			el = json_set_str(el, "account_role", role_name[r]);
-			el = json_set_str(el, "name", role_label[r][side]);
-			el = jv_object_set(
-			    el, jv_string("debit"),
-			    money_jv(side ? 0 : g[r].debit - g[r].credit,
-				     p->exp));
-			el = jv_object_set(
-			    el, jv_string("credit"),
-			    money_jv(side ? g[r].credit - g[r].debit : 0,
-				     p->exp));
-			el = jv_object_set(
-			    el, jv_string("settlements"),
-			    keys_sorted_unique(jv_copy(g[r].settlements)));
-			el = jv_object_set(
-			    el, jv_string("payments"),
-			    keys_sorted_unique(jv_copy(g[r].payments)));
-			elines = jv_array_append(elines, el);
+			jw_object(w);
+			jw_key(w, "account_role");
+			jw_string(w, role_name[r]);
+			jw_key(w, "name");
+			jw_string(w, role_label[r][side]);
+			jw_key(w, "debit");
+			jw_money(w, side ? 0 : g[r].debit - g[r].credit,
+				 p->exp);
+			jw_key(w, "credit");
+			jw_money(w, side ? g[r].credit - g[r].debit : 0,
+				 p->exp);
+			jw_key(w, "settlements");
+			write_keys(w, &g[r].settlements);
+			jw_key(w, "payments");
+			write_keys(w, &g[r].payments);
+			jw_end(w);
 		}
-		entry = jv_object();
-		entry = jv_object_set(entry, jv_string("date"),
-				      str_or_null(p->date));
-		entry =
-		    jv_object_set(entry, jv_string("ref"), str_or_null(p->id));
-		entry = jv_object_set(entry, jv_string("lines"), elines);
+		jw_end(w);
+		jw_end(w);
 	} else {
-		entry = jv_null();
+		jw_null(w);
 	}
-	rec = jv_object_set(rec, jv_string("entry"), entry);
 	for (r = 0; r < NROLES; r++) {
-		jv_free(g[r].settlements);
-		jv_free(g[r].payments);
+		free(g[r].settlements.v);
+		free(g[r].payments.v);
 	}
 
-	adj = jv_array();
+	jw_key(w, "adjusting");
+	jw_array(w);
 	for (i = 0; i < nadjustings; i++) {
 		const struct adjusting *a = &adjustings[i];
 		int e = currency_exponent(a->currency);
-		jv o, keys = jv_array();
 
 		if (strcmp(a->payout_key, p->key) != 0)
 			continue;
+		jw_object(w);
+		jw_key(w, "order_key");
+		jw_string(w, a->order_key);
+		jw_key(w, "currency");
+		jw_string(w, a->currency);
+		jw_key(w, "order_total");
+		jw_money(w, a->order_total, e);
+		jw_key(w, "collected");
+		jw_money(w, a->collected, e);
+		jw_key(w, "difference");
+		jw_money(w, a->order_total - a->collected, e);
+		jw_key(w, "settlements");
+		jw_array(w);
 		for (k = 0; k < a->nsettlements; k++)
-			keys =
-			    jv_array_append(keys, jv_string(a->settlements[k]));
-		o = jv_object();
-		o = json_set_str(o, "order_key", a->order_key);
-		o = json_set_str(o, "currency", a->currency);
-		o = jv_object_set(o, jv_string("order_total"),
-				  money_jv(a->order_total, e));
-		o = jv_object_set(o, jv_string("collected"),
-				  money_jv(a->collected, e));
-		o = jv_object_set(o, jv_string("difference"),
-				  money_jv(a->order_total - a->collected, e));
-		o = jv_object_set(o, jv_string("settlements"), keys);
-		adj = jv_array_append(adj, o);
+			jw_string(w, a->settlements[k]);
+		jw_end(w);
+		jw_end(w);
 	}
-	rec = jv_object_set(rec, jv_string("adjusting"), adj);
-	return rec;
+	jw_end(w);
+	jw_end(w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2003,6 +2044,8 @@ write_day(struct stage *st)
 	return rc;
 }
 
+static struct jw recon_text;
+
 static int
 write_recons(struct stage *st)
 {
@@ -2011,24 +2054,29 @@ write_recons(struct stage *st)
 
 	for (i = 0; i < nrecon; i++) {
 		const struct payout *p = &payouts[recon[i]];
-		jv rec = reconcile(p);
-		const char *status = json_str(rec, "status");
+		char diff[MONEY_TEXT_MAX];
+		const char *status, *text;
+		size_t len;
 
+		jw_reset(&recon_text);
+		reconcile(p, &recon_text, &status, diff);
 		if (strcmp(status, "unbalanced") == 0 &&
 		    (fail_on & FAIL_UNBALANCED))
 			warn_limited("payout '%s' is unbalanced by %s", p->key,
-				     json_str(rec, "difference")
-					 ? json_str(rec, "difference")
-					 : "an unknown amount");
+				     diff[0] ? diff : "an unknown amount");
 		if (strcmp(status, "incomplete") == 0 &&
 		    (fail_on & FAIL_INCOMPLETE))
 			warn_limited("payout '%s' is %s", p->key, status);
 		counters_add(&st->out_kind, "payout_recon");
 		st->out++;
 		st->split++;
-		if (json_emit(stdout, rec) < 0)
+		jw_newline(&recon_text);
+		text = jw_text(&recon_text, &len);
+		if (jw_failed(&recon_text) ||
+		    fwrite(text, 1, len, stdout) != len)
 			rc = -1;
 	}
+	jw_release(&recon_text);
 	return rc;
 }
 
