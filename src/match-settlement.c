@@ -1631,7 +1631,8 @@ write_keys(struct jw *w, struct keys *k)
 {
 	size_t i;
 
-	qsort(k->v, k->n, sizeof(*k->v), by_text);
+	if (k->n > 1)
+		qsort(k->v, k->n, sizeof(*k->v), by_text);
 	jw_array(w);
 	for (i = 0; i < k->n; i++)
 		if (i == 0 || strcmp(k->v[i - 1], k->v[i]) != 0)
