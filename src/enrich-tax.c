@@ -374,16 +374,11 @@ load_taxes(const char *path, jv taxes)
 		x->calc.price_include = jv_get_kind(incl) == JV_KIND_TRUE;
 		jw_init(&x->text);
 		jw_object(&x->text);
-		jw_key(&x->text, "name");
-		jw_string(&x->text, name);
-		jw_key(&x->text, "xmlid");
-		jw_string(&x->text, xmlid);
-		jw_key(&x->text, "amount");
-		jw_string(&x->text, amt);
-		jw_key(&x->text, "amount_type");
-		jw_string(&x->text, type);
-		jw_key(&x->text, "price_include");
-		jw_bool(&x->text, x->calc.price_include);
+		jw_put_string(&x->text, "name", name);
+		jw_put_string(&x->text, "xmlid", xmlid);
+		jw_put_string(&x->text, "amount", amt);
+		jw_put_string(&x->text, "amount_type", type);
+		jw_put_bool(&x->text, "price_include", x->calc.price_include);
 		jw_end(&x->text);
 		jv_free(incl);
 		map.ntaxes++;
@@ -883,32 +878,23 @@ plan_line(const struct job *j, const struct want *w, const char *ref,
 	char buf[MONEY_TEXT_MAX];
 
 	jw_object(out);
-	jw_key(out, "account_role");
-	jw_string(out, w->account_role);
+	jw_put_string(out, "account_role", w->account_role);
 	trimmed(l->discount, j->prec.discount_digits, 0, buf);
-	jw_key(out, "discount");
-	jw_string(out, buf);
+	jw_put_string(out, "discount", buf);
 	jw_key(out, "name");
 	jw_jv(out, w->name);
 	trimmed(l->price_unit, j->prec.price_digits, j->exp, buf);
-	jw_key(out, "price_unit");
-	jw_string(out, buf);
-	jw_key(out, "quantity");
-	jw_int(out, (int)l->quantity);
-	jw_key(out, "ref");
-	jw_string(out, ref);
-	jw_key(out, "role");
-	jw_string(out, role);
+	jw_put_string(out, "price_unit", buf);
+	jw_put_int(out, "quantity", (int)l->quantity);
+	jw_put_string(out, "ref", ref);
+	jw_put_string(out, "role", role);
 	jw_key(out, "sku");
 	jw_jv(out, w->sku);
-	jw_key(out, "subtotal");
-	jw_money(out, r->subtotal, j->exp);
-	jw_key(out, "tax");
-	jw_money(out, r->tax, j->exp);
+	jw_put_money(out, "subtotal", r->subtotal, j->exp);
+	jw_put_money(out, "tax", r->tax, j->exp);
 	jw_key(out, "taxes");
 	write_taxes(out, w);
-	jw_key(out, "total");
-	jw_money(out, r->total, j->exp);
+	jw_put_money(out, "total", r->total, j->exp);
 	jw_end(out);
 }
 
@@ -1032,10 +1018,8 @@ record_taxes(struct job *j, const struct want *w)
 	struct jw *out = j->tax_lines;
 
 	jw_object(out);
-	jw_key(out, "ref");
-	jw_string(out, w->ref);
-	jw_key(out, "shopify_tax");
-	jw_money(out, w->tax, j->exp);
+	jw_put_string(out, "ref", w->ref);
+	jw_put_money(out, "shopify_tax", w->tax, j->exp);
 	jw_key(out, "taxes");
 	write_taxes(out, w);
 	jw_end(out);
@@ -1401,30 +1385,20 @@ finish(struct job *j, jv rec, int is_refund)
 	jw_reset(tax);
 	jw_reset(plan);
 	jw_object(tax);
-	jw_key(tax, "map");
-	jw_string(tax, map.hash);
-	jw_key(tax, "company");
-	jw_string(tax, co ? co->name : NULL);
-	jw_key(tax, "rounding_method");
-	jw_string(tax, rm);
-	jw_key(tax, "shopify_tax");
-	jw_money(tax, j->shopify_tax, j->exp);
-	jw_key(tax, "shopify_total");
-	jw_money(tax, j->shopify_total, j->exp);
+	jw_put_string(tax, "map", map.hash);
+	jw_put_string(tax, "company", co ? co->name : NULL);
+	jw_put_string(tax, "rounding_method", rm);
+	jw_put_money(tax, "shopify_tax", j->shopify_tax, j->exp);
+	jw_put_money(tax, "shopify_total", j->shopify_total, j->exp);
 	jw_key(tax, "lines");
 	text = jw_text(j->tax_lines, &len);
 	jw_raw(tax, text, len);
 	if (jv_array_length(jv_copy(j->unmapped)) > 0) {
-		jw_key(tax, "status");
-		jw_string(tax, "unmapped");
-		jw_key(tax, "odoo_tax");
-		jw_null(tax);
-		jw_key(tax, "odoo_total");
-		jw_null(tax);
-		jw_key(tax, "difference");
-		jw_null(tax);
-		jw_key(tax, "tax_difference");
-		jw_null(tax);
+		jw_put_string(tax, "status", "unmapped");
+		jw_put_null(tax, "odoo_tax");
+		jw_put_null(tax, "odoo_total");
+		jw_put_null(tax, "difference");
+		jw_put_null(tax, "tax_difference");
 		jw_key(tax, "unmapped");
 		jw_jv(tax, j->unmapped);
 		jw_null(plan);
@@ -1453,16 +1427,11 @@ finish(struct job *j, jv rec, int is_refund)
 			status = "rounding";
 		else
 			status = "mismatch";
-		jw_key(tax, "status");
-		jw_string(tax, status);
-		jw_key(tax, "odoo_tax");
-		jw_money(tax, otax, j->exp);
-		jw_key(tax, "odoo_total");
-		jw_money(tax, ototal, j->exp);
-		jw_key(tax, "difference");
-		jw_money(tax, diff, j->exp);
-		jw_key(tax, "tax_difference");
-		jw_money(tax, tax_diff, j->exp);
+		jw_put_string(tax, "status", status);
+		jw_put_money(tax, "odoo_tax", otax, j->exp);
+		jw_put_money(tax, "odoo_total", ototal, j->exp);
+		jw_put_money(tax, "difference", diff, j->exp);
+		jw_put_money(tax, "tax_difference", tax_diff, j->exp);
 		if (strcmp(status, "rounding") == 0 && diff != 0) {
 			plan_plain(j, "rounding", "rounding", "rounding",
 				   "Rounding difference with Shopify", diff);
@@ -1470,12 +1439,10 @@ finish(struct job *j, jv rec, int is_refund)
 			ototal += diff;
 		}
 		jw_object(plan);
-		jw_key(plan, "move_type");
-		jw_string(plan, is_refund ? "out_refund" : "out_invoice");
-		jw_key(plan, "company");
-		jw_string(plan, co->name);
-		jw_key(plan, "currency");
-		jw_string(plan, j->cur);
+		jw_put_string(plan, "move_type",
+			      is_refund ? "out_refund" : "out_invoice");
+		jw_put_string(plan, "company", co->name);
+		jw_put_string(plan, "currency", j->cur);
 		date = json_str(rec, "processed_at");
 		if (date == NULL)
 			date = json_str(rec, "created_at");
@@ -1484,18 +1451,14 @@ finish(struct job *j, jv rec, int is_refund)
 			jw_stringn(plan, date, 10);
 		else
 			jw_null(plan);
-		jw_key(plan, "rounding_method");
-		jw_string(plan, rm);
+		jw_put_string(plan, "rounding_method", rm);
 		jw_key(plan, "lines");
 		jw_end(j->plan_lines);
 		text = jw_text(j->plan_lines, &len);
 		jw_raw(plan, text, len);
-		jw_key(plan, "untaxed");
-		jw_money(plan, untaxed, j->exp);
-		jw_key(plan, "tax");
-		jw_money(plan, otax, j->exp);
-		jw_key(plan, "total");
-		jw_money(plan, ototal, j->exp);
+		jw_put_money(plan, "untaxed", untaxed, j->exp);
+		jw_put_money(plan, "tax", otax, j->exp);
+		jw_put_money(plan, "total", ototal, j->exp);
 		jw_end(plan);
 	}
 	jw_end(tax);

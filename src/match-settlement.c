@@ -1813,50 +1813,38 @@ reconcile(const struct payout *p, struct jw *w, const char **status_out,
 		diff_text[0] = '\0';
 
 	jw_object(w);
-	jw_key(w, "kind");
-	jw_string(w, "payout_recon");
+	jw_put_string(w, "kind", "payout_recon");
 	snprintf(key, sizeof(key), "%s/payout_recon/%s", shop,
 		 p->id ? p->id : strrchr(p->key, '/') + 1);
-	jw_key(w, "key");
-	jw_string(w, key);
-	jw_key(w, "shop");
-	jw_string(w, shop);
-	jw_key(w, "v");
-	jw_int(w, SCHEMA_VERSION);
+	jw_put_string(w, "key", key);
+	jw_put_string(w, "shop", shop);
+	jw_put_int(w, "v", SCHEMA_VERSION);
 	jw_key(w, "src");
 	if (p->src != NULL)
 		jw_raw(w, p->src, strlen(p->src)); /* canonical: json_text */
 	else
 		jw_null(w);
-	jw_key(w, "payout_key");
-	jw_string(w, p->key);
-	jw_key(w, "gateway");
-	jw_string(w, p->gateway);
-	jw_key(w, "currency");
-	jw_string(w, p->currency);
-	jw_key(w, "date");
-	jw_string(w, p->date);
+	jw_put_string(w, "payout_key", p->key);
+	jw_put_string(w, "gateway", p->gateway);
+	jw_put_string(w, "currency", p->currency);
+	jw_put_string(w, "date", p->date);
 	jw_key(w, "amount");
 	if (p->known)
 		jw_money(w, p->amount, p->exp);
 	else
 		jw_null(w);
-	jw_key(w, "lines_net");
-	jw_money(w, lines_net, p->exp);
+	jw_put_money(w, "lines_net", lines_net, p->exp);
 	jw_key(w, "difference");
 	if (p->known)
 		jw_money(w, diff, p->exp);
 	else
 		jw_null(w);
-	jw_key(w, "summary_check");
-	jw_string(w, check);
-	jw_key(w, "status");
-	jw_string(w, status);
+	jw_put_string(w, "summary_check", check);
+	jw_put_string(w, "status", status);
 	jw_key(w, "counts");
 	jw_object(w);
 	for (k = 0; k < 5; k++) {
-		jw_key(w, statuses[k]);
-		jw_int(w, (long long)counts[k]);
+		jw_put_int(w, statuses[k], (long long)counts[k]);
 	}
 	jw_end(w);
 
@@ -1873,10 +1861,8 @@ reconcile(const struct payout *p, struct jw *w, const char **status_out,
 		if (debit != credit)
 			book(&g[R_DIFFERENCE], debit - credit, NULL, NULL);
 		jw_object(w);
-		jw_key(w, "date");
-		jw_string(w, p->date);
-		jw_key(w, "ref");
-		jw_string(w, p->id);
+		jw_put_string(w, "date", p->date);
+		jw_put_string(w, "ref", p->id);
 		jw_key(w, "lines");
 		jw_array(w);
 		for (r = 0; r < NROLES; r++) {
@@ -1887,16 +1873,14 @@ reconcile(const struct payout *p, struct jw *w, const char **status_out,
 			/* Net each role to one side, as an accountant would. */
 			side = g[r].credit > g[r].debit;
 			jw_object(w);
-			jw_key(w, "account_role");
-			jw_string(w, role_name[r]);
-			jw_key(w, "name");
-			jw_string(w, role_label[r][side]);
-			jw_key(w, "debit");
-			jw_money(w, side ? 0 : g[r].debit - g[r].credit,
-				 p->exp);
-			jw_key(w, "credit");
-			jw_money(w, side ? g[r].credit - g[r].debit : 0,
-				 p->exp);
+			jw_put_string(w, "account_role", role_name[r]);
+			jw_put_string(w, "name", role_label[r][side]);
+			jw_put_money(w, "debit",
+				     side ? 0 : g[r].debit - g[r].credit,
+				     p->exp);
+			jw_put_money(w, "credit",
+				     side ? g[r].credit - g[r].debit : 0,
+				     p->exp);
 			jw_key(w, "settlements");
 			write_keys(w, &g[r].settlements);
 			jw_key(w, "payments");
@@ -1922,16 +1906,11 @@ reconcile(const struct payout *p, struct jw *w, const char **status_out,
 		if (strcmp(a->payout_key, p->key) != 0)
 			continue;
 		jw_object(w);
-		jw_key(w, "order_key");
-		jw_string(w, a->order_key);
-		jw_key(w, "currency");
-		jw_string(w, a->currency);
-		jw_key(w, "order_total");
-		jw_money(w, a->order_total, e);
-		jw_key(w, "collected");
-		jw_money(w, a->collected, e);
-		jw_key(w, "difference");
-		jw_money(w, a->order_total - a->collected, e);
+		jw_put_string(w, "order_key", a->order_key);
+		jw_put_string(w, "currency", a->currency);
+		jw_put_money(w, "order_total", a->order_total, e);
+		jw_put_money(w, "collected", a->collected, e);
+		jw_put_money(w, "difference", a->order_total - a->collected, e);
 		jw_key(w, "settlements");
 		jw_array(w);
 		for (k = 0; k < a->nsettlements; k++)

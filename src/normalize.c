@@ -583,27 +583,11 @@ put(struct jw *w, const char *key, jv value)
 	jv_free(value);
 }
 
-/* Write the member key: s (copied), or key: null when s is NULL. */
-static void
-put_str(struct jw *w, const char *key, const char *s)
-{
-	jw_key(w, key);
-	jw_string(w, s);
-}
-
-static void
-put_null(struct jw *w, const char *key)
-{
-	jw_key(w, key);
-	jw_null(w);
-}
-
 /* Write minor units of the record's currency as a decimal string. */
 static void
 put_money(struct conv *c, struct jw *w, const char *key, int64_t v)
 {
-	jw_key(w, key);
-	jw_money(w, v, c->exp);
+	jw_put_money(w, key, v, c->exp);
 }
 
 /*
@@ -751,7 +735,7 @@ put_key(struct conv *c, struct jw *w, const char *name, const char *kind,
 {
 	char buf[KEY_MAX];
 
-	put_str(w, name, make_key(c, kind, id, buf));
+	jw_put_string(w, name, make_key(c, kind, id, buf));
 }
 
 /*
@@ -770,11 +754,10 @@ record(struct conv *c, struct rec *r, const char *kind, const char *id)
 	if (make_key(c, kind, id, r->key) == NULL)
 		r->key[0] = '\0';
 	jw_object(&r->w);
-	put_str(&r->w, "kind", kind);
-	put_str(&r->w, "key", r->key[0] != '\0' ? r->key : NULL);
-	put_str(&r->w, "shop", c->shop);
-	jw_key(&r->w, "v");
-	jw_int(&r->w, SCHEMA_VERSION);
+	jw_put_string(&r->w, "kind", kind);
+	jw_put_string(&r->w, "key", r->key[0] != '\0' ? r->key : NULL);
+	jw_put_string(&r->w, "shop", c->shop);
+	jw_put_int(&r->w, "v", SCHEMA_VERSION);
 	src = jw_text(&records.src, &len);
 	jw_key(&r->w, "src");
 	jw_raw(&r->w, src, len);
@@ -902,7 +885,7 @@ personal(struct jw *w, const char *key, jv value, int is_email)
 	hmac_sha256_hex(pii_key, pii_keylen, buf, n - start, hex);
 	snprintf(hashed, sizeof(hashed), "hmac:%s", hex);
 	jv_free(value);
-	put_str(w, key, hashed);
+	jw_put_string(w, key, hashed);
 }
 
 /* Where an address is, which a refund's jurisdiction names (owned). */
@@ -1353,8 +1336,8 @@ order(struct conv *c, jv d)
 	put(w, "cancelled_at", timestamp(c, d, "cancelled_at", "cancelledAt"));
 	put(w, "cancel_reason", code(c, d, "cancel_reason", "cancelReason"));
 	put(w, "closed_at", timestamp(c, d, "closed_at", "closedAt"));
-	put_str(w, "currency", c->cur ? c->cur : "");
-	put_str(w, "presentment_currency", c->pcur ? c->pcur : c->cur);
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
+	jw_put_string(w, "presentment_currency", c->pcur ? c->pcur : c->cur);
 	tincl = boolean(c, d, "taxes_included", "taxesIncluded");
 	excluded = jv_get_kind(tincl) != JV_KIND_TRUE;
 	put(w, "taxes_included", jv_copy(tincl));
@@ -1503,7 +1486,7 @@ order(struct conv *c, jv d)
 	if (c->pcur != NULL) {
 		jw_key(w, "presentment");
 		jw_object(w);
-		put_str(w, "currency", c->pcur);
+		jw_put_string(w, "currency", c->pcur);
 		jw_key(w, "totals");
 		jw_object(w);
 		put_pres_members(w, &ptotals);
@@ -1651,8 +1634,7 @@ payment(struct conv *c, jv t, jv order_id, jv order_name,
 	put(w, "order_name", jv_copy(order_name));
 	put(w, "type", type);
 	put(w, "status", status);
-	jw_key(w, "moves_money");
-	jw_bool(w, made->moves_money);
+	jw_put_bool(w, "moves_money", made->moves_money);
 	put(w, "gateway", text(c, t, "gateway", NULL));
 	put(w, "parent_id", id_field(c, t, "parent_id", "parentTransaction"));
 	put(w, "processed_at", timestamp(c, t, "processed_at", "processedAt"));
@@ -1662,13 +1644,13 @@ payment(struct conv *c, jv t, jv order_id, jv order_name,
 	put(w, "payment_id", text(c, t, "payment_id", "paymentId"));
 	put(w, "authorization",
 	    text(c, t, "authorization", "authorizationCode"));
-	put_str(w, "currency", made->currency);
+	jw_put_string(w, "currency", made->currency);
 	p.n = 0;
 	put_amt(c, w, &p, "amount", a);
 	if (c->pcur != NULL) {
 		jw_key(w, "presentment");
 		jw_object(w);
-		put_str(w, "currency", c->pcur);
+		jw_put_string(w, "currency", c->pcur);
 		put_pres_members(w, &p);
 		jw_end(w);
 	}
@@ -1742,7 +1724,7 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 	put(w, "restock", boolean(c, rf, "restock", NULL));
 	put(w, "taxes_included",
 	    order ? jv_copy(order->taxes_included) : jv_null());
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	jw_key(w, "jurisdiction");
 	if (order != NULL) {
 		jw_object(w);
@@ -1796,7 +1778,7 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 			jv_free(
 			    line_item(c, &records.scratch, li, i, &ignored, w));
 		} else {
-			put_null(w, "line_item");
+			jw_put_null(w, "line_item");
 		}
 		jv_free(lid);
 		put(w, "sku", text(c, li, "sku", NULL));
@@ -1830,7 +1812,7 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 		if (order != NULL)
 			put_copy(w, "shipping_line", 1, str(sid));
 		else
-			put_null(w, "shipping_line");
+			jw_put_null(w, "shipping_line");
 		jv_free(sid);
 		p.n = 0;
 		put_amt(c, w, &p, "amount",
@@ -1974,11 +1956,11 @@ payout(struct conv *c, jv d)
 	amount = plain_money(c, d, "amount", "net", 1);
 	record(c, r, "payout", str(id));
 	put(w, "id", id);
-	put_str(w, "gateway", "shopify_payments");
+	jw_put_string(w, "gateway", "shopify_payments");
 	put(w, "status", code(c, d, "status", NULL));
 	put(w, "transaction_type",
 	    code(c, d, "transaction_type", "transactionType"));
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "amount", amount);
 	issued = field(d, "issued_at", "issuedAt");
 	date = field(d, "date", NULL);
@@ -2082,7 +2064,7 @@ balance_transaction(struct conv *c, jv d)
 		 str(id) ? str(id) : "");
 	record(c, r, "settlement", str(id) ? sid : NULL);
 	put(w, "id", id);
-	put_str(w, "gateway", "shopify_payments");
+	jw_put_string(w, "gateway", "shopify_payments");
 	type = code(c, d, "type", NULL);
 	/* GraphQL calls the payout's own row TRANSFER, REST "payout". */
 	if (str(type) && strcmp(str(type), "transfer") == 0) {
@@ -2091,7 +2073,7 @@ balance_transaction(struct conv *c, jv d)
 	}
 	put(w, "type", type);
 	put(w, "test", boolean(c, d, "test", NULL));
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "amount", amount);
 	put_money(c, w, "fee", fee);
 	put_money(c, w, "net", net);
@@ -2112,7 +2094,7 @@ balance_transaction(struct conv *c, jv d)
 		put(w, "order_name", text(c, assoc, "name", NULL));
 	} else {
 		order_id = id_field(c, d, "source_order_id", NULL);
-		put_null(w, "order_name");
+		jw_put_null(w, "order_name");
 	}
 	jv_free(assoc);
 	put_key(c, w, "order_key", "order", str(order_id));
@@ -2143,11 +2125,11 @@ dispute(struct conv *c, jv d)
 	order_id = id_field(c, d, "order_id", "order");
 	record(c, r, "dispute", str(id));
 	put(w, "id", id);
-	put_str(w, "gateway", "shopify_payments");
+	jw_put_string(w, "gateway", "shopify_payments");
 	put_key(c, w, "order_key", "order", str(order_id));
 	put(w, "order_id", order_id);
 	put(w, "type", code(c, d, "type", NULL));
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "amount", plain_money(c, d, "amount", NULL, 1));
 	if (jv_get_kind(reasons) == JV_KIND_OBJECT) {
 		put(w, "reason", code(c, reasons, "reason", NULL));
@@ -2201,14 +2183,14 @@ variant(struct conv *c, jv v, jv product)
 	put(w, "gift_card", boolean(c, product, NULL, "isGiftCard"));
 	put(w, "requires_shipping",
 	    boolean(c, v, "requires_shipping", "requiresShipping"));
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "price", plain_money(c, v, "price", NULL, 1));
 	if (json_has(v, "compare_at_price") || json_has(v, "compareAtPrice"))
 		put_money(
 		    c, w, "compare_at_price",
 		    plain_money(c, v, "compare_at_price", "compareAtPrice", 0));
 	else
-		put_null(w, "compare_at_price");
+		jw_put_null(w, "compare_at_price");
 	put(w, "inventory_item_id",
 	    id_field(c, v, "inventory_item_id", "inventoryItem"));
 	put(w, "updated_at", timestamp(c, v, "updated_at", "updatedAt"));
@@ -2526,10 +2508,10 @@ file_settlement(struct conv *c, struct file_line *l)
 	}
 	record(c, r, "settlement", gateway_id(l->gateway, str(l->id), buf));
 	put(w, "id", l->id);
-	put_str(w, "gateway", l->gateway);
+	jw_put_string(w, "gateway", l->gateway);
 	put(w, "type", l->type);
-	put_null(w, "test");
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_null(w, "test");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "amount", l->amount);
 	put_money(c, w, "fee", l->fee);
 	put_money(c, w, "net", l->net);
@@ -2537,15 +2519,15 @@ file_settlement(struct conv *c, struct file_line *l)
 		file_payout_id(l->gateway, str(l->payout_id), buf));
 	put(w, "payout_id", l->payout_id);
 	put(w, "payout_status", l->payout_status);
-	put_null(w, "order_id");
-	put_null(w, "order_key");
+	jw_put_null(w, "order_id");
+	jw_put_null(w, "order_key");
 	put(w, "order_name", l->order_name);
-	put_null(w, "payment_id");
-	put_null(w, "payment_key");
+	jw_put_null(w, "payment_id");
+	jw_put_null(w, "payment_key");
 	put(w, "payment_reference", l->payment_reference);
 	put(w, "source_id", l->source_id);
 	put(w, "source_type", l->source_type);
-	put_null(w, "adjustment_reason");
+	jw_put_null(w, "adjustment_reason");
 	put(w, "processed_at", l->processed_at);
 	put(w, "available_on", l->available_on);
 	emit(r);
@@ -2565,14 +2547,14 @@ file_payout(struct conv *c, const char *gateway, jv id, jv status,
 
 	record(c, r, "payout", file_payout_id(gateway, str(id), buf));
 	put(w, "id", id);
-	put_str(w, "gateway", gateway);
+	jw_put_string(w, "gateway", gateway);
 	put(w, "status", status);
-	put_null(w, "transaction_type");
-	put_str(w, "currency", c->cur ? c->cur : "");
+	jw_put_null(w, "transaction_type");
+	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "amount", amount);
 	put(w, "date", date);
 	put(w, "issued_at", issued_at);
-	put_null(w, "summary");
+	jw_put_null(w, "summary");
 	emit(r);
 }
 
@@ -3041,13 +3023,13 @@ odoo_stock(struct conv *c, jv d)
 	}
 	jv_free(quants);
 	record(c, r, "inventory", key);
-	put_null(w, "inventory_item_id");
+	jw_put_null(w, "inventory_item_id");
 	put(w, "variant_id", variant_id);
 	put(w, "sku", odoo_text(prod, "default_code"));
 	put(w, "location_id", shop_loc);
 	put(w, "available", jv_number((double)avail));
-	put_null(w, "updated_at");
-	put_str(w, "source", "odoo");
+	jw_put_null(w, "updated_at");
+	jw_put_string(w, "source", "odoo");
 	put(w, "odoo_location", odoo_text(loc, "complete_name"));
 	jv_free(prod);
 	jv_free(loc);
@@ -3111,17 +3093,17 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 	sha256_hex(line, len, hex);
 	jw_reset(&records.src);
 	jw_object(&records.src);
-	put_str(&records.src, "sha256", hex);
-	put_str(&records.src, "kind", h->kind);
-	put_str(&records.src, "shape",
-		h->shape == REST  ? "rest"
-		: h->shape == CSV ? "csv"
-				  : "graphql");
+	jw_put_string(&records.src, "sha256", hex);
+	jw_put_string(&records.src, "kind", h->kind);
+	jw_put_string(&records.src, "shape",
+		      h->shape == REST	? "rest"
+		      : h->shape == CSV ? "csv"
+					: "graphql");
 	/* An envelope that names its file and row keeps them (CSV sources). */
 	if (json_has(env, "file"))
 		put(&records.src, "file", json_get(env, "file"));
 	else
-		put_str(&records.src, "file", file);
+		jw_put_string(&records.src, "file", file);
 	gid = json_get(data, "id");
 	if (str(gid) != NULL && strncmp(str(gid), "gid://", 6) == 0)
 		put(&records.src, "gid", gid);

@@ -373,6 +373,41 @@ jw_raw(struct jw *w, const char *text, size_t n)
 }
 
 void
+jw_put_string(struct jw *w, const char *name, const char *s)
+{
+	jw_key(w, name);
+	jw_string(w, s);
+}
+
+void
+jw_put_money(struct jw *w, const char *name, int64_t minor, int e)
+{
+	jw_key(w, name);
+	jw_money(w, minor, e);
+}
+
+void
+jw_put_int(struct jw *w, const char *name, long long n)
+{
+	jw_key(w, name);
+	jw_int(w, n);
+}
+
+void
+jw_put_bool(struct jw *w, const char *name, int b)
+{
+	jw_key(w, name);
+	jw_bool(w, b);
+}
+
+void
+jw_put_null(struct jw *w, const char *name)
+{
+	jw_key(w, name);
+	jw_null(w);
+}
+
+void
 jw_newline(struct jw *w)
 {
 	putc1(w, '\n');

@@ -117,6 +117,16 @@ void jw_raw(struct jw *w, const char *text, size_t n);
 /* The canonical text of v (borrowed); an invalid v writes null. */
 void jw_jv(struct jw *w, jv v);
 
+/*
+ * A member in one call: jw_key(w, name) and then the value.  A NULL s
+ * writes null.
+ */
+void jw_put_string(struct jw *w, const char *name, const char *s);
+void jw_put_money(struct jw *w, const char *name, int64_t minor, int e);
+void jw_put_int(struct jw *w, const char *name, long long n);
+void jw_put_bool(struct jw *w, const char *name, int b);
+void jw_put_null(struct jw *w, const char *name);
+
 /* "\n", between values at the top level (NDJSON). */
 void jw_newline(struct jw *w);
 
