@@ -102,39 +102,69 @@ now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int
-http_post(struct http_client *c, const char *url, const char *body, size_t len,
-	  struct http_response *res)
+/* Start an attempt: a fresh response, no failure yet, one more attempt. */
+static void
+begin_attempt(struct http_client *c, struct http_response *res)
 {
-	char curlerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *headers = c->headers;
-	CURLcode rc;
-	curl_off_t retry_after = -1;
-	long start = now_ms();
-	CURL *h = c->curl;
-
 	memset(res, 0, sizeof(*res));
 	res->retry_after_s = -1;
 	c->failure = HTTP_OK;
 	c->err[0] = '\0';
 	c->attempts++;
+}
+
+/*
+ * The options every request has: the URL, where curl says what failed,
+ * the connect timeout, TLS checked, http(s) only, the CA file if given.
+ */
+static void
+set_common_options(struct http_client *c, const char *url, char *curlerr)
+{
+	CURL *h = c->curl;
+
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, res);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (c->cacert != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+}
+
+/* The status of a completed request, and the Retry-After it gave. */
+static void
+read_status(struct http_client *c, struct http_response *res)
+{
+	curl_off_t retry_after = -1;
+
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
+	if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &retry_after) ==
+		CURLE_OK &&
+	    retry_after > 0)
+		res->retry_after_s = (long)retry_after;
+}
+
+int
+http_post(struct http_client *c, const char *url, const char *body, size_t len,
+	  struct http_response *res)
+{
+	char curlerr[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	long start = now_ms();
+	CURL *h = c->curl;
+
+	begin_attempt(c, res);
+	set_common_options(c, url, curlerr);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, res);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	rc = curl_easy_perform(h);
 	res->elapsed_ms = now_ms() - start;
 	if (rc != CURLE_OK) {
@@ -147,11 +177,7 @@ http_post(struct http_client *c, const char *url, const char *body, size_t len,
 		res->status = 0;
 		goto log;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
-	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) ==
-		CURLE_OK &&
-	    retry_after > 0)
-		res->retry_after_s = (long)retry_after;
+	read_status(c, res);
 	if (res->body == NULL && (res->body = calloc(1, 1)) == NULL) {
 		c->failure = HTTP_OTHER;
 		snprintf(c->err, sizeof(c->err), "out of memory");
@@ -365,15 +391,10 @@ http_download(struct http_client *c, const char *url, FILE *f,
 	char curlerr[CURL_ERROR_SIZE] = "";
 	struct sink k = {f, res, 0};
 	CURLcode rc;
-	curl_off_t retry_after = -1;
 	long start = now_ms();
 	CURL *h = c->curl;
 
-	memset(res, 0, sizeof(*res));
-	res->retry_after_s = -1;
-	c->failure = HTTP_OK;
-	c->err[0] = '\0';
-	c->attempts++;
+	begin_attempt(c, res);
 	if ((res->body = calloc(1, SINK_KEEP + 1)) == NULL) {
 		c->failure = HTTP_OTHER;
 		snprintf(c->err, sizeof(c->err), "out of memory");
@@ -387,23 +408,14 @@ http_download(struct http_client *c, const char *url, FILE *f,
 			 strerror(errno));
 		return -1;
 	}
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	set_common_options(c, url, curlerr);
 	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	/* A result file can be large: bound the stall, not the whole. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
 			 (c->timeout_ms + 999) / 1000);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (c->cacert != NULL)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 	rc = curl_easy_perform(h);
 	res->elapsed_ms = now_ms() - start;
 	if (rc == CURLE_OK && fflush(f) != 0)
@@ -419,11 +431,7 @@ http_download(struct http_client *c, const char *url, FILE *f,
 				 curlerr[0] ? curlerr : curl_easy_strerror(rc));
 		res->status = 0;
 	} else {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
-		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) ==
-			CURLE_OK &&
-		    retry_after > 0)
-			res->retry_after_s = (long)retry_after;
+		read_status(c, res);
 	}
 	if (c->log != NULL) {
 		char line[512];
