@@ -1668,46 +1668,14 @@ count_event(const struct event *ev)
 	}
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-put_digits(char *out, int64_t v, int n)
-{
-	while (n-- > 0) {
-		out[n] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
 /* The date "YYYY-MM-DD" that is day days after 2000-01-01 (day >= 0). */
 static void
 civil_date(int64_t day, char out[11])
 {
-	int64_t z = day + days_from_civil(2000, 1, 1) + 719468;
-	int64_t era = z / 146097, doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1;
-	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	char t[UTC_TEXT_MAX];
 
-	put_digits(out, yoe + era * 400 + (m <= 2), 4);
-	out[4] = '-';
-	put_digits(out + 5, m, 2);
-	out[7] = '-';
-	put_digits(out + 8, d, 2);
+	utc_from_time((time_t)(day + utc_day_number("2000-01-01")) * 86400, t);
+	memcpy(out, t, 10);
 	out[10] = '\0';
 }
 
@@ -2783,8 +2751,7 @@ main(int argc, char *argv[])
 		msg_warn("'--date' %s: '%s'", why, date);
 		goto usage;
 	}
-	days = days_from_civil(atoi(date), atoi(date + 5), atoi(date + 8)) -
-	       days_from_civil(2000, 1, 1);
+	days = utc_day_number(date) - utc_day_number("2000-01-01");
 	/* The day is part of every id, which has room for 100000 days. */
 	if (days < 0 || days >= 100000) {
 		msg_warn("'--date' must be from 2000-01-01 to 2273-10-15");

@@ -111,33 +111,6 @@ save(const char *s)
 	return p;
 }
 
-/*
- * Strings that take few values over a day (a type, a currency, a gateway,
- * a date, a payout) saved once each: at a million orders, saving them
- * anew for every record cost about a tenth of the memory.
- */
-static const char **commons;
-static size_t ncommons, capcommons;
-static struct strmap common_index;
-
-static void map_put(struct strmap *m, const char *key, int32_t val);
-static void *push(void *v, size_t *n, size_t *cap, size_t sz);
-
-static const char *
-save_common(const char *s)
-{
-	int32_t i;
-
-	if (s == NULL)
-		return NULL;
-	if ((i = strmap_get(&common_index, s)) >= 0)
-		return commons[i];
-	commons = push(commons, &ncommons, &capcommons, sizeof(*commons));
-	commons[ncommons - 1] = save(s);
-	map_put(&common_index, commons[ncommons - 1], (int32_t)(ncommons - 1));
-	return commons[ncommons - 1];
-}
-
 static void
 arena_free(void)
 {
@@ -174,6 +147,29 @@ map_put(struct strmap *m, const char *key, int32_t val)
 		msg_warn("out of memory");
 		exit(EX_OSERR);
 	}
+}
+
+/*
+ * Strings that take few values over a day (a type, a currency, a gateway,
+ * a date, a payout) saved once each: at a million orders, saving them
+ * anew for every record cost about a tenth of the memory.
+ */
+static const char **commons;
+static size_t ncommons, capcommons;
+static struct strmap common_index;
+
+static const char *
+save_common(const char *s)
+{
+	int32_t i;
+
+	if (s == NULL)
+		return NULL;
+	if ((i = strmap_get(&common_index, s)) >= 0)
+		return commons[i];
+	*PUSH(commons, ncommons, capcommons) = save(s);
+	map_put(&common_index, commons[ncommons - 1], (int32_t)(ncommons - 1));
+	return commons[ncommons - 1];
 }
 
 /* An order transaction (payment record), of the day or of the index. */
@@ -303,21 +299,6 @@ date_of(const char *t)
 	if (utc_check_date(d, &(const char *){NULL}) < 0)
 		return NULL;
 	return save_common(d);
-}
-
-/* Days since 1970-01-01 of a checked "YYYY-MM-DD" (Hinnant's algorithm). */
-static long
-day_number(const char *d)
-{
-	long y = strtol(d, NULL, 10), m = strtol(d + 5, NULL, 10);
-	long dd = strtol(d + 8, NULL, 10), era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static void
@@ -1333,7 +1314,7 @@ match_line(struct sline *l)
 			if (!fits(l, p, 1) || p->date == NULL ||
 			    l->date == NULL)
 				continue;
-			gap = day_number(l->date) - day_number(p->date);
+			gap = utc_day_number(l->date) - utc_day_number(p->date);
 			if (gap <= date_window && gap >= -date_window)
 				add_candidate(i);
 		}
@@ -2080,7 +2061,7 @@ write_overdue(struct stage *st)
 
 	if (run_day[0] == '\0' || overdue_days < 0)
 		return 0;
-	today = day_number(run_day);
+	today = utc_day_number(run_day);
 	for (i = 0; i < npayments; i++) {
 		const struct payment *p = &payments[i];
 
@@ -2088,7 +2069,7 @@ write_overdue(struct stage *st)
 		    p->date == NULL || p->gateway == NULL ||
 		    strmap_get(&settling_gateways, p->gateway) < 0)
 			continue;
-		if (today - day_number(p->date) > overdue_days)
+		if (today - utc_day_number(p->date) > overdue_days)
 			*PUSH(late, nlate, caplate) = (int32_t)i;
 	}
 	if (nlate > 0)
@@ -2130,7 +2111,7 @@ write_overdue(struct stage *st)
 		rec = json_set_str(rec, "as_of", run_day);
 		rec = jv_object_set(
 		    rec, jv_string("days"),
-		    jv_number((double)(today - day_number(p->date))));
+		    jv_number((double)(today - utc_day_number(p->date))));
 		if (fail_on & FAIL_UNBALANCED)
 			warn_limited("payment '%s' has not settled since %s",
 				     p->key, p->date);

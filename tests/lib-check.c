@@ -155,6 +155,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		printf("ok\n");
+	} else if (strcmp(cmd, "day") == 0 && argc == 3) {
+		printf("%ld\n", utc_day_number(argv[2]));
 	} else if (strcmp(cmd, "duration") == 0 && argc == 3) {
 		printf("%ld\n", utc_duration(argv[2]));
 	} else if (strcmp(cmd, "epoch") == 0 && argc == 3) {
@@ -297,7 +299,7 @@ main(int argc, char *argv[])
 	} else {
 		fprintf(stderr, "usage: lib-check "
 				"canon|jw|jw-twice|money-parse|money-format|"
-				"money-sum|utc|date|duration|epoch|id|sha256|"
+				"money-sum|utc|date|day|duration|epoch|id|sha256|"
 				"hmac|lines ...\n");
 		return EX_USAGE;
 	}

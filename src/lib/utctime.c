@@ -69,6 +69,29 @@ utc_check_date(const char *s, const char **why)
 	return 0;
 }
 
+long
+utc_day_number(const char *s)
+{
+	struct tm tm;
+	const char *p = s;
+
+	long y, m, era, yoe, doy, doe;
+
+	memset(&tm, 0, sizeof(tm));
+	if (date_part(&p, &tm) < 0 || *p != '\0')
+		return -1;
+	/* Howard Hinnant's days_from_civil: plain arithmetic, no timegm, as
+	 * matchers call this for every candidate. */
+	y = tm.tm_year + 1900L;
+	m = tm.tm_mon + 1L;
+	y -= m <= 2;
+	era = y / 400; /* y >= 1969 here */
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + tm.tm_mday - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 int
 utc_normalize(const char *s, char out[UTC_TEXT_MAX], const char **why)
 {

@@ -31,6 +31,12 @@ int utc_normalize(const char *s, char out[UTC_TEXT_MAX], const char **why);
 int utc_check_date(const char *s, const char **why);
 
 /*
+ * Days from 1970-01-01 to the date s "YYYY-MM-DD" (as utc_check_date
+ * accepts it); -1 when s is not such a date.
+ */
+long utc_day_number(const char *s);
+
+/*
  * The instant of a timestamp with an offset (as utc_normalize reads it),
  * in seconds since the epoch, into *t.  Fractions of a second are
  * dropped.  Returns 0 or -1.
