@@ -2565,6 +2565,36 @@ state_is(jv x, const char *field, const char *const *ok)
 	return s ? s : "(none)";
 }
 
+/*
+ * What Odoo holds for r under the external id <tag>_<id>, looked up in
+ * table (records read by database id); owned, or jv_invalid() after
+ * noting that it is missing.  Its database id goes to *dbid (owned).
+ */
+static jv
+verify_find(struct rec *r, jv table, const char *tag, const char *id,
+	    const char *what, jv *dbid)
+{
+	jv x;
+
+	*dbid = id_of(tag, id, NULL);
+	x = jv_is_valid(*dbid) ? jv_object_get(jv_copy(table), id_text(*dbid))
+			       : jv_invalid();
+	if (!jv_is_valid(x))
+		diff_add(r, what, jv_string("present"), jv_null());
+	return x;
+}
+
+/* Note a difference when x's field is none of ok: what wants want. */
+static void
+verify_state(struct rec *r, jv x, const char *field, const char *const *ok,
+	     const char *what, const char *want)
+{
+	const char *bad = state_is(x, field, ok);
+
+	if (bad != NULL)
+		diff_add(r, what, jv_string(want), jv_string(bad));
+}
+
 static void
 verify_all(void)
 {
@@ -2632,8 +2662,7 @@ verify_all(void)
 	    search_read("account.move.line",
 			dom1(leaf("move_id", "in", jv_copy(mv_ids))), line_f);
 	mvs = read_by_ids("account.move", mv_ids, mv_f);
-	pays = read_by_ids("account.payment", pay_ids,
-			   O.version >= 18 ? pay_f : pay_f);
+	pays = read_by_ids("account.payment", pay_ids, pay_f);
 	bank = account_for_role("bank");
 	for (i = 0; i < nrecs; i++) {
 		struct rec *r = &recs[i];
@@ -2650,41 +2679,29 @@ verify_all(void)
 		if (strcmp(r->kind, "order") == 0 && id) {
 			jv totals = json_get(r->v, "totals");
 
-			dbid = id_of("so", id, NULL);
-			x = jv_is_valid(dbid)
-				? jv_object_get(jv_copy(sos), id_text(dbid))
-				: jv_invalid();
-			if (!jv_is_valid(x))
-				diff_add(r, "sale.order", jv_string("present"),
-					 jv_null());
-			else if ((bad = state_is(x, "state", sale_ok)))
-				diff_add(r, "sale.order state",
-					 jv_string("sale"), jv_string(bad));
-			else
-				rec_touch(r, "sale.order", dbid, NULL,
-					  ACT_UNCHANGED);
+			x = verify_find(r, sos, "so", id, "sale.order", &dbid);
+			if (jv_is_valid(x)) {
+				if ((bad = state_is(x, "state", sale_ok)))
+					diff_add(r, "sale.order state",
+						 jv_string("sale"),
+						 jv_string(bad));
+				else
+					rec_touch(r, "sale.order", dbid, NULL,
+						  ACT_UNCHANGED);
+			}
 			jv_free(x);
 			jv_free(dbid);
-			dbid = id_of("inv", id, NULL);
-			x = jv_is_valid(dbid)
-				? jv_object_get(jv_copy(mvs), id_text(dbid))
-				: jv_invalid();
-			if (!jv_is_valid(x))
-				diff_add(r, "invoice", jv_string("present"),
-					 jv_null());
-			else {
-				if ((bad = state_is(x, "state", posted)))
-					diff_add(r, "invoice state",
-						 jv_string("posted"),
-						 jv_string(bad));
+			x = verify_find(r, mvs, "inv", id, "invoice", &dbid);
+			if (jv_is_valid(x)) {
+				verify_state(r, x, "state", posted,
+					     "invoice state", "posted");
 				diff_amount(r, "invoice total", x,
 					    "amount_total",
 					    json_str(totals, "total"), exp);
-				if (order_paid(id) &&
-				    (bad = state_is(x, "payment_state", paid)))
-					diff_add(r, "invoice payment_state",
-						 jv_string("paid"),
-						 jv_string(bad));
+				if (order_paid(id))
+					verify_state(
+					    r, x, "payment_state", paid,
+					    "invoice payment_state", "paid");
 				rec_touch(r, "account.move", dbid, NULL,
 					  ACT_UNCHANGED);
 			}
@@ -2692,18 +2709,11 @@ verify_all(void)
 			jv_free(dbid);
 			jv_free(totals);
 		} else if (strcmp(r->kind, "refund") == 0 && id) {
-			dbid = id_of("rinv", id, NULL);
-			x = jv_is_valid(dbid)
-				? jv_object_get(jv_copy(mvs), id_text(dbid))
-				: jv_invalid();
-			if (!jv_is_valid(x))
-				diff_add(r, "credit note", jv_string("present"),
-					 jv_null());
-			else {
-				if ((bad = state_is(x, "state", posted)))
-					diff_add(r, "credit note state",
-						 jv_string("posted"),
-						 jv_string(bad));
+			x = verify_find(r, mvs, "rinv", id, "credit note",
+					&dbid);
+			if (jv_is_valid(x)) {
+				verify_state(r, x, "state", posted,
+					     "credit note state", "posted");
 				diff_amount(r, "credit note total", x,
 					    "amount_total",
 					    json_str(r->v, "total"), exp);
@@ -2714,23 +2724,13 @@ verify_all(void)
 			jv_free(dbid);
 		} else if (strcmp(r->kind, "payment") == 0 && id &&
 			   moves_money(r->v)) {
-			dbid = id_of("pay", id, NULL);
-			x = jv_is_valid(dbid)
-				? jv_object_get(jv_copy(pays), id_text(dbid))
-				: jv_invalid();
-			if (!jv_is_valid(x))
-				diff_add(r, "payment", jv_string("present"),
-					 jv_null());
-			else {
-				if ((bad =
-					 state_is(x, "state",
-						  O.version >= 18 ? pay_ok18
-								  : pay_ok16)))
-					diff_add(r, "payment state",
-						 jv_string("posted"),
-						 jv_string(bad));
-				if (jv_get_kind(json_get(x, "is_reconciled")) !=
-				    JV_KIND_TRUE)
+			x = verify_find(r, pays, "pay", id, "payment", &dbid);
+			if (jv_is_valid(x)) {
+				verify_state(r, x, "state",
+					     O.version >= 18 ? pay_ok18
+							     : pay_ok16,
+					     "payment state", "posted");
+				if (!is_true(x, "is_reconciled"))
 					diff_add(r, "payment reconciled",
 						 jv_true(), jv_false());
 				rec_touch(r, "account.payment", dbid, NULL,
