@@ -797,6 +797,20 @@ struct item {
 	const char *model;
 };
 
+/* Append to it (*n used) the item of r called name, with rows (consumed). */
+static void
+add_item(struct item *it, size_t *n, struct rec *r, const char *model,
+	 const char *name, jv rows)
+{
+	struct item *x = &it[(*n)++];
+
+	x->r = r;
+	x->model = model;
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	x->rows = rows;
+	x->id = jv_invalid();
+}
+
 static void
 item_free(struct item *it, size_t n)
 {
@@ -1136,16 +1150,13 @@ load_partners(void)
 		else
 			snprintf(full, sizeof(full), "%s",
 				 email ? email : "Shopify customer");
-		it[n].r = r;
-		it[n].model = "res.partner";
-		snprintf(it[n].name, sizeof(it[n].name), "%s", nm);
-		it[n].rows = jv_array_append(
-		    jv_array(),
-		    row_of(5, full_xmlid(nm), jv_string(full), str(email),
-			   json_get(c, "phone"),
-			   id ? jv_string_fmt("shopify:%s", id) : jv_null()));
-		it[n].id = jv_invalid();
-		n++;
+		add_item(
+		    it, &n, r, "res.partner", nm,
+		    jv_array_append(jv_array(),
+				    row_of(5, full_xmlid(nm), jv_string(full),
+					   str(email), json_get(c, "phone"),
+					   id ? jv_string_fmt("shopify:%s", id)
+					      : jv_null())));
 		jv_free(c);
 	}
 	jv_free(seen);
@@ -1315,12 +1326,8 @@ load_products(void)
 			     json_get(r->v, "barcode"), json_get(r->v, "price"),
 			     jv_string(kind));
 		if (jv_is_valid(p)) {
-			upd[nu].r = r;
-			upd[nu].rows = jv_array_append(jv_array(), row);
-			upd[nu].id = jv_invalid();
-			upd[nu].model = "product.product";
-			snprintf(upd[nu].name, sizeof(upd[nu].name), "%s", sku);
-			nu++;
+			add_item(upd, &nu, r, "product.product", sku,
+				 jv_array_append(jv_array(), row));
 		} else {
 			char nm[160];
 
@@ -1330,12 +1337,8 @@ load_products(void)
 			row = row_of(6, full_xmlid(nm), jv_string(name),
 				     jv_string(sku), json_get(r->v, "barcode"),
 				     json_get(r->v, "price"), jv_string(kind));
-			add[na].r = r;
-			add[na].rows = jv_array_append(jv_array(), row);
-			add[na].id = jv_invalid();
-			add[na].model = "product.product";
-			snprintf(add[na].name, sizeof(add[na].name), "%s", nm);
-			na++;
+			add_item(add, &na, r, "product.product", nm,
+				 jv_array_append(jv_array(), row));
 		}
 		jv_free(p);
 	}
@@ -1697,11 +1700,7 @@ load_orders(void)
 				jv_free(plan);
 				continue;
 			}
-			so[nso].r = r;
-			so[nso].rows = rows;
-			so[nso].id = jv_invalid();
-			snprintf(so[nso].name, sizeof(so[nso].name), "%s", nm);
-			nso++;
+			add_item(so, &nso, r, NULL, nm, rows);
 		}
 		jv_free(plan);
 	}
@@ -1732,16 +1731,12 @@ load_orders(void)
 
 			xmlid_name(nm, sizeof(nm), "so",
 				   json_str(t[i].r->v, "id"), NULL);
-			dates[nd].r = t[i].r;
-			dates[nd].rows = jv_array_append(
-			    jv_array(),
-			    row_of(2, full_xmlid(nm),
-				   odoo_datetime(
-				       json_str(t[i].r->v, "processed_at"))));
-			dates[nd].id = jv_invalid();
-			snprintf(dates[nd].name, sizeof(dates[nd].name), "%s",
-				 nm);
-			nd++;
+			add_item(dates, &nd, t[i].r, NULL, nm,
+				 jv_array_append(
+				     jv_array(),
+				     row_of(2, full_xmlid(nm),
+					    odoo_datetime(json_str(
+						t[i].r->v, "processed_at")))));
 		}
 	}
 	{
@@ -1793,11 +1788,7 @@ load_orders(void)
 		jv_free(plan);
 		if (!jv_is_valid(rows))
 			continue;
-		inv[ninv].r = r;
-		inv[ninv].rows = rows;
-		inv[ninv].id = jv_invalid();
-		snprintf(inv[ninv].name, sizeof(inv[ninv].name), "%s", nm);
-		ninv++;
+		add_item(inv, &ninv, r, NULL, nm, rows);
 	}
 	load_items("account.move", fields_of(inv_fields), inv, ninv, NULL);
 	for (i = 0; i < nt; i++)
@@ -1923,11 +1914,7 @@ load_refunds(void)
 		jv_free(plan);
 		if (!jv_is_valid(rows))
 			continue;
-		it[n].r = r;
-		it[n].rows = rows;
-		it[n].id = jv_invalid();
-		snprintf(it[n].name, sizeof(it[n].name), "%s", nm);
-		n++;
+		add_item(it, &n, r, NULL, nm, rows);
 	}
 	load_items("account.move", fields_of(fields), it, n, NULL);
 	for (i = 0; i < nrecs; i++)
@@ -2097,23 +2084,21 @@ load_payments(void)
 						 : "",
 		    json_str(r->v, "payment_id") ? json_str(r->v, "payment_id")
 						 : id);
-		it[n].r = r;
-		it[n].rows = jv_array_append(
-		    jv_array(),
-		    row_of(8, full_xmlid(nm),
-			   jv_string(type && strcmp(type, "refund") == 0
-					 ? "outbound"
-					 : "inbound"),
-			   jv_string("customer"), full_xmlid(pn),
-			   json_get(r->v, "amount"), jid,
-			   jv_string_fmt("%.10s",
-					 json_str(r->v, "processed_at")
-					     ? json_str(r->v, "processed_at")
-					     : ""),
-			   jv_string(memo)));
-		it[n].id = jv_invalid();
-		snprintf(it[n].name, sizeof(it[n].name), "%s", nm);
-		n++;
+		add_item(
+		    it, &n, r, NULL, nm,
+		    jv_array_append(
+			jv_array(),
+			row_of(8, full_xmlid(nm),
+			       jv_string(type && strcmp(type, "refund") == 0
+					     ? "outbound"
+					     : "inbound"),
+			       jv_string("customer"), full_xmlid(pn),
+			       json_get(r->v, "amount"), jid,
+			       jv_string_fmt(
+				   "%.10s", json_str(r->v, "processed_at")
+						? json_str(r->v, "processed_at")
+						: ""),
+			       jv_string(memo))));
 	}
 	f = jv_array();
 	f = jv_array_append(f, jv_string("id"));
@@ -2366,11 +2351,7 @@ load_payouts(void)
 			jv_free(rows);
 			continue;
 		}
-		it[n].r = r;
-		it[n].rows = rows;
-		it[n].id = jv_invalid();
-		snprintf(it[n].name, sizeof(it[n].name), "%s", nm);
-		n++;
+		add_item(it, &n, r, NULL, nm, rows);
 	}
 	load_items("account.move", fields_of(fields), it, n, NULL);
 	for (i = 0; i < nrecs; i++) {
