@@ -14,6 +14,11 @@
  *   lib-check sha256                    digest of stdin
  *   lib-check hmac KEY                  HMAC-SHA256 of stdin under KEY
  *   lib-check lines [FILE...]           "file:line:text" per NDJSON line
+ *   lib-check jr jr|jv                  each stdin line read by jr (or by
+ *                                       libjq), written canonically, or
+ *                                       "error: <why>"
+ *   lib-check jr-get NAME... <JSON      for each NAME the member's canonical
+ *                                       text, kind, string, number text, id
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +29,7 @@
 #include <jv.h>
 
 #include "canon.h"
+#include "jr.h"
 #include "json.h"
 #include "jw.h"
 #include "money.h"
@@ -268,6 +274,102 @@ main(int argc, char *argv[])
 		}
 		ndjson_reader_release(&r);
 		jw_release(&w);
+	} else if (strcmp(cmd, "jr") == 0 && argc == 3) {
+		/*
+		 * Each line of stdin read by jr and written back through jw,
+		 * or read by libjq as normalize did before jr: the two must
+		 * agree byte for byte, errors included.
+		 */
+		struct ndjson_reader r;
+		struct jr_doc d;
+		struct jw w;
+		const char *line, *text;
+		size_t len;
+		int use_jr = strcmp(argv[2], "jr") == 0;
+
+		jr_init(&d);
+		jw_init(&w);
+		ndjson_reader_init(&r, 0, NULL);
+		while (ndjson_reader_next(&r, &line, &len) > 0) {
+			char err[300] = "";
+
+			jw_reset(&w);
+			if (use_jr) {
+				jr root = jr_parse(&d, line, len);
+
+				if (root == NULL)
+					snprintf(err, sizeof(err), "%s",
+						 jr_error(&d));
+				else
+					jw_jr(&w, root);
+			} else {
+				jv value = jv_parse_sized(line, (int)len);
+
+				if (!jv_is_valid(value)) {
+					jv msg = jv_invalid_get_msg(value);
+
+					snprintf(err, sizeof(err), "%s",
+						 jv_string_value(msg));
+					if (strstr(err, " (while parsing"))
+						*strstr(err,
+							" (while parsing") =
+						    '\0';
+					jv_free(msg);
+				} else {
+					jw_jv(&w, value);
+					jv_free(value);
+				}
+			}
+			if (*err == '\0' && jw_failed(&w))
+				snprintf(err, sizeof(err), "%s",
+					 "too deep to write");
+			if (*err != '\0') {
+				printf("error: %s\n", err);
+				continue;
+			}
+			jw_newline(&w);
+			text = jw_text(&w, &len);
+			fwrite(text, 1, len, stdout);
+		}
+		ndjson_reader_release(&r);
+		jw_release(&w);
+		jr_release(&d);
+	} else if (strcmp(cmd, "jr-get") == 0 && argc >= 3) {
+		/* Questions to one value on stdin, one line per NAME. */
+		struct jr_doc d;
+		struct jw w;
+		char *in, text_of[64];
+		const char *text;
+		size_t len;
+		jr root, m;
+
+		in = read_stdin(&len);
+		jr_init(&d);
+		jw_init(&w);
+		if (in == NULL || (root = jr_parse(&d, in, len)) == NULL) {
+			printf("error: %s\n", jr_error(&d));
+			return EX_DATAERR;
+		}
+		for (i = 2; i < argc; i++) {
+			m = jr_get(root, argv[i]);
+			jw_reset(&w);
+			jw_jr(&w, m);
+			text = jw_text(&w, &len);
+			printf("%s: %.*s kind=%d len=%zu", argv[i], (int)len,
+			       text, (int)jr_kind(m), jr_len(m));
+			if (jr_str(m) != NULL)
+				printf(" str=%s", jr_str(m));
+			if (jr_number_text(m, text_of, sizeof(text_of)) == 0)
+				printf(" number=%s", text_of);
+			if (jr_id(m, text_of, sizeof(text_of), &why) == 0)
+				printf(" id=%s", text_of);
+			else
+				printf(" id-error=%s", why);
+			putchar('\n');
+		}
+		jw_release(&w);
+		jr_release(&d);
+		free(in);
 	} else if (strcmp(cmd, "jw-twice") == 0 && argc == 2) {
 		/* A member written twice: the last value counts. */
 		struct jw w;
@@ -297,10 +399,11 @@ main(int argc, char *argv[])
 		printf("%.*s\n", (int)len, text);
 		jw_release(&w);
 	} else {
-		fprintf(stderr, "usage: lib-check "
-				"canon|jw|jw-twice|money-parse|money-format|"
-				"money-sum|utc|date|day|duration|epoch|id|sha256|"
-				"hmac|lines ...\n");
+		fprintf(stderr,
+			"usage: lib-check "
+			"canon|jr|jr-get|jw|jw-twice|money-parse|money-format|"
+			"money-sum|utc|date|day|duration|epoch|id|sha256|"
+			"hmac|lines ...\n");
 		return EX_USAGE;
 	}
 	return 0;

@@ -152,6 +152,45 @@ T
 	done
 }
 
+@test "jr reads every line as libjq does: values, numbers, errors" {
+	# Tricky lines, every fixture and the sample day, then fuzzed lines:
+	# jr's reading written back must be libjq's byte for byte, and a line
+	# libjq refuses is refused with libjq's words.
+	local in="$BATS_TEST_TMPDIR/in" seed
+	cat "$TOP/tests/lib/jr-cases.ndjson" "$TOP/samples/day/00-extract.ndjson" >"$in"
+	cat "$FIXTURES"/shopify/*.json | jq -c . >>"$in"
+	for seed in 1 2 3; do
+		python3 "$TOP/tests/lib/jr-fuzz.py" "$seed" 3000 >>"$in"
+	done
+	"$BIN/lib-check" jr jv <"$in" >"$BATS_TEST_TMPDIR/want"
+	"$BIN/lib-check" jr jr <"$in" >"$BATS_TEST_TMPDIR/got"
+	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got" ||
+	    fail "jr and libjq differ: $(diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got" | head -5)"
+	# The comparison covers both sides of the line: some are refused.
+	run -0 grep -c '^error: ' "$BATS_TEST_TMPDIR/got"
+	[ "$output" -gt 1000 ]
+	run -0 grep -c -v '^error: ' "$BATS_TEST_TMPDIR/got"
+	[ "$output" -gt 1000 ]
+	run -0 grep -Fx 'error: Exceeds depth limit for parsing at line 1, column 257' "$BATS_TEST_TMPDIR/got"
+	run -0 grep -Fx '{"n":[9007199254740992,1.7976931348623157e+308,-1.7976931348623157e+308,0,0.1,0.30000000000000004,3.141592653589793,1e+20]}' "$BATS_TEST_TMPDIR/got"
+}
+
+@test "jr answers lookups: the last of a name given twice, numbers as libjq prints them, ids" {
+	run -0 "$BIN/lib-check" jr-get a b r i big gid s none <<'EOF'
+{"a":1,"b":"x","a":"second","r":0.060,"i":450789469,"big":9007199254740993,"gid":"gid://shopify/Order/450789469","s":"a\u0000b"}
+EOF
+	assert_line 'a: "second" kind=5 len=0 str=second id-error=is not an identifier'
+	assert_line 'b: "x" kind=5 len=0 str=x id-error=is not an identifier'
+	assert_line 'r: 0.06 kind=4 len=0 number=0.06 id-error=is not an identifier'
+	assert_line 'i: 450789469 kind=4 len=0 number=450789469 id=450789469'
+	assert_line 'big: 9007199254740992 kind=4 len=0 number=9007199254740992 id-error=is a JSON number above 2^53 whose digits were not kept exactly'
+	assert_line 'gid: "gid://shopify/Order/450789469" kind=5 len=0 str=gid://shopify/Order/450789469 id=450789469'
+	assert_line 's: "a\u0000b" kind=5 len=0 str=a id-error=is not an identifier'
+	assert_line 'none: null kind=0 len=0 id-error=is not an identifier'
+	run -65 "$BIN/lib-check" jr-get a <<<'{"a":'
+	assert_output 'error: Unfinished JSON term at EOF at line 2, column 0'
+}
+
 @test "canonical text is recognised, and only canonical text" {
 	local cases="$TOP/tests/lib/canon-cases.txt" n=0 line want got
 	cut -f1 "$cases" | "$BIN/lib-check" canon >"$BATS_TEST_TMPDIR/out"

@@ -98,26 +98,32 @@ all_digits(const char *s)
 }
 
 int
+json_id_text(const char *s, char *buf, size_t n, const char **why)
+{
+	const char *slash, *end;
+	size_t len;
+
+	*why = "is not an identifier";
+	if (strncmp(s, "gid://", 6) == 0) {
+		if ((slash = strrchr(s, '/')) == NULL)
+			return -1;
+		s = slash + 1;
+	}
+	end = strchr(s, '?');
+	len = end ? (size_t)(end - s) : strlen(s);
+	if (len == 0 || len >= n || len > 20)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return all_digits(buf) ? 0 : -1;
+}
+
+int
 json_id(jv v, char *buf, size_t n, const char **why)
 {
 	*why = "is not an identifier";
-	if (jv_get_kind(v) == JV_KIND_STRING) {
-		const char *s = jv_string_value(v), *slash, *end;
-		size_t len;
-
-		if (strncmp(s, "gid://", 6) == 0) {
-			if ((slash = strrchr(s, '/')) == NULL)
-				return -1;
-			s = slash + 1;
-		}
-		end = strchr(s, '?');
-		len = end ? (size_t)(end - s) : strlen(s);
-		if (len == 0 || len >= n || len > 20)
-			return -1;
-		memcpy(buf, s, len);
-		buf[len] = '\0';
-		return all_digits(buf) ? 0 : -1;
-	}
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		return json_id_text(jv_string_value(v), buf, n, why);
 	if (jv_get_kind(v) == JV_KIND_NUMBER) {
 		/* 2^53: the first integer a double cannot tell from its
 		 * neighbour. */

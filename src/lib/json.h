@@ -57,6 +57,12 @@ int json_number_text(jv v, char *buf, size_t n);
 int json_id(jv v, char *buf, size_t n, const char **why);
 
 /*
+ * The same for an id given as the text s: a string of digits, or a GraphQL
+ * global id reduced to its number.
+ */
+int json_id_text(const char *s, char *buf, size_t n, const char **why);
+
+/*
  * Write v (consumed) to f as one line of canonical JSON: keys sorted
  * bytewise at every depth, compact, "\n" after it.  Returns 0, or -1 when
  * the stream reports an error.

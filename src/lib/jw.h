@@ -33,7 +33,8 @@
 #include <stdint.h>
 #include <jv.h>
 
-#define JW_DEPTH 64
+/* Deeper than anything libjq reads: its parser stops at 256. */
+#define JW_DEPTH 260
 
 struct jw_member {
 	size_t name;  /* offset of the member's name in names */
