@@ -29,6 +29,7 @@
 #include <jv.h>
 
 #include "canon.h"
+#include "jr.h"
 #include "json.h"
 #include "jw.h"
 #include "money.h"
@@ -117,7 +118,8 @@ static struct {
 struct want {
 	char ref[96];
 	const char *role, *account_role;
-	jv sku, name; /* borrowed */
+	jr sku, name;	       /* borrowed from the record; absent is null */
+	const char *name_text; /* the name when not the record's */
 	int64_t quantity;
 	int64_t unit;	  /* unit price, minor units */
 	int64_t discount; /* amount, minor units */
@@ -183,13 +185,14 @@ put(jv obj, const char *key, jv v)
 
 /* A decimal string member of obj in exponent exp; absent or null is 0. */
 static int64_t
-amount(struct job *j, jv obj, const char *key, const char *where)
+amount(struct job *j, jr obj, const char *key, const char *where)
 {
-	const char *s = json_str(obj, key), *why;
+	jr m = jr_get(obj, key);
+	const char *s = jr_str(m), *why;
 	int64_t v;
 
 	if (s == NULL) {
-		if (json_has(obj, key))
+		if (jr_kind(m) != JR_ABSENT && jr_kind(m) != JR_NULL)
 			fail(j, "bad_record", "%s'%s' is not a decimal amount",
 			     where, key);
 		return 0;
@@ -203,21 +206,20 @@ amount(struct job *j, jv obj, const char *key, const char *where)
 
 /* A whole-number member (quantity); absent is 0. */
 static int64_t
-whole(struct job *j, jv obj, const char *key, const char *where)
+whole(struct job *j, jr obj, const char *key, const char *where)
 {
-	jv v = json_get(obj, key);
+	jr v = jr_get(obj, key);
 	char buf[32];
 	const char *why;
 	int64_t n = 0;
 
-	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		if (json_id(v, buf, sizeof(buf), &why) < 0 || strlen(buf) > 7)
+	if (jr_kind(v) != JR_ABSENT && jr_kind(v) != JR_NULL) {
+		if (jr_id(v, buf, sizeof(buf), &why) < 0 || strlen(buf) > 7)
 			fail(j, "bad_record", "%s'%s' is not a quantity", where,
 			     key);
 		else
 			n = strtoll(buf, NULL, 10);
 	}
-	jv_free(v);
 	return n;
 }
 
@@ -737,25 +739,24 @@ unmapped(struct job *j, const char *ref, const char *title, const char *rate,
  * a gift card without tax lines has none.
  */
 static void
-map_line_taxes(struct job *j, jv line, struct want *w, int gift_card)
+map_line_taxes(struct job *j, jr line, struct want *w, int gift_card)
 {
-	jv tls = json_get(line, "tax_lines");
+	jr tls = jr_get(line, "tax_lines");
+	int i = 0;
 
 	w->ntaxes = 0;
-	if (jv_get_kind(tls) != JV_KIND_ARRAY ||
-	    jv_array_length(jv_copy(tls)) == 0) {
+	if (jr_kind(tls) != JR_ARRAY || jr_len(tls) == 0) {
 		const struct rule *r =
 		    gift_card ? NULL : find_rule(j, NULL, NULL);
 
 		if (r != NULL && r->tax >= 0)
 			w->idx[w->ntaxes++] = r->tax;
-		jv_free(tls);
 		return;
 	}
-	jv_array_foreach(tls, i, tl)
+	jr_foreach(tls, tl)
 	{
-		const char *title = json_str(tl, "title");
-		const char *rate = json_str(tl, "rate");
+		const char *title = jr_get_str(tl, "title");
+		const char *rate = jr_get_str(tl, "rate");
 		const struct rule *r;
 		int64_t rv;
 		size_t k;
@@ -764,7 +765,6 @@ map_line_taxes(struct job *j, jv line, struct want *w, int gift_card)
 			fail(j, "bad_record",
 			     "%s: tax line %d: 'rate' is not a decimal rate",
 			     w->ref, i + 1);
-			jv_free(tl);
 			break;
 		}
 		r = title ? find_rule(j, title, rate ? &rv : NULL) : NULL;
@@ -792,9 +792,8 @@ map_line_taxes(struct job *j, jv line, struct want *w, int gift_card)
 			else
 				w->idx[w->ntaxes++] = r->tax;
 		}
-		jv_free(tl);
+		i++;
 	}
-	jv_free(tls);
 }
 
 /* The Odoo taxes of w, an array of their map entries. */
@@ -881,15 +880,19 @@ plan_line(const struct job *j, const struct want *w, const char *ref,
 	jw_put_string(out, "account_role", w->account_role);
 	trimmed(l->discount, j->prec.discount_digits, 0, buf);
 	jw_put_string(out, "discount", buf);
-	jw_key(out, "name");
-	jw_jv(out, w->name);
+	if (w->name_text != NULL)
+		jw_put_string(out, "name", w->name_text);
+	else {
+		jw_key(out, "name");
+		jw_jr(out, w->name);
+	}
 	trimmed(l->price_unit, j->prec.price_digits, j->exp, buf);
 	jw_put_string(out, "price_unit", buf);
 	jw_put_int(out, "quantity", (int)l->quantity);
 	jw_put_string(out, "ref", ref);
 	jw_put_string(out, "role", role);
 	jw_key(out, "sku");
-	jw_jv(out, w->sku);
+	jw_jr(out, w->sku);
 	jw_put_money(out, "subtotal", r->subtotal, j->exp);
 	jw_put_money(out, "tax", r->tax, j->exp);
 	jw_key(out, "taxes");
@@ -1043,8 +1046,7 @@ plan_plain(struct job *j, const char *ref, const char *role,
 	snprintf(w.ref, sizeof(w.ref), "%s", ref);
 	w.role = role;
 	w.account_role = account_role;
-	w.sku = jv_null();
-	w.name = jv_string(name);
+	w.name_text = name;
 	w.quantity = 1;
 	w.unit = w.net = amount;
 	{
@@ -1060,35 +1062,29 @@ plan_plain(struct job *j, const char *ref, const char *role,
 			j->tolerance++;
 		}
 	}
-	jv_free(w.name);
 }
 
 /* ---- orders and refunds ---- */
 
-static jv
-address_of(jv rec)
+static jr
+address_of(jr rec)
 {
-	jv a = json_get(rec, "shipping_address");
+	jr a = jr_get(rec, "shipping_address");
 
-	if (jv_get_kind(a) == JV_KIND_OBJECT)
-		return a;
-	jv_free(a);
-	return json_get(rec, "billing_address");
+	return jr_kind(a) == JR_OBJECT ? a : jr_get(rec, "billing_address");
 }
 
 /* Prepare j for rec (borrowed): currency, company, precision. */
 static void
-start(struct job *j, jv rec, const char *what, const char *name)
+start(struct job *j, jr rec, const char *what, const char *name)
 {
 	const struct company *co;
-	jv incl = json_get(rec, "taxes_included");
 
 	j->what = what;
 	j->name = name;
-	j->shop = json_str(rec, "shop");
-	j->cur = json_str(rec, "currency");
-	j->included = jv_get_kind(incl) == JV_KIND_TRUE;
-	jv_free(incl);
+	j->shop = jr_get_str(rec, "shop");
+	j->cur = jr_get_str(rec, "currency");
+	j->included = jr_kind(jr_get(rec, "taxes_included")) == JR_TRUE;
 	j->unmapped = jv_array();
 	j->tax_lines = &written.tax_lines;
 	j->plan_lines = &written.plan_lines;
@@ -1129,34 +1125,29 @@ want_init(struct want *w, const char *kind, const char *id, const char *role,
 }
 
 static void
-order(struct job *j, jv rec)
+order(struct job *j, jr rec)
 {
-	jv lines = json_get(rec, "lines"),
-	   ships = json_get(rec, "shipping_lines");
-	jv totals = json_get(rec, "totals");
+	jr lines = jr_get(rec, "lines"), ships = jr_get(rec, "shipping_lines");
+	jr totals = jr_get(rec, "totals");
 
-	if (jv_get_kind(lines) != JV_KIND_ARRAY ||
-	    jv_get_kind(ships) != JV_KIND_ARRAY ||
-	    jv_get_kind(totals) != JV_KIND_OBJECT)
+	if (jr_kind(lines) != JR_ARRAY || jr_kind(ships) != JR_ARRAY ||
+	    jr_kind(totals) != JR_OBJECT)
 		fail(j, "bad_record",
 		     "'lines', 'shipping_lines' or 'totals' is missing");
 	j->shopify_tax = amount(j, totals, "tax", "totals: ");
 	j->shopify_total = amount(j, totals, "total", "totals: ");
-	jv_array_foreach(lines, i, l)
+	jr_foreach(lines, l)
 	{
 		struct want w;
-		jv gc = json_get(l, "gift_card");
-		int gift = jv_get_kind(gc) == JV_KIND_TRUE;
+		int gift = jr_kind(jr_get(l, "gift_card")) == JR_TRUE;
 
-		(void)i;
-		jv_free(gc);
-		want_init(&w, "line", json_str(l, "id"),
+		want_init(&w, "line", jr_get_str(l, "id"),
 			  gift ? "gift_card" : "product",
 			  gift ? "gift_card_liability" : "revenue");
-		if (json_str(l, "id") == NULL)
+		if (jr_get_str(l, "id") == NULL)
 			fail(j, "bad_record", "a line has no 'id'");
-		w.sku = json_get(l, "sku");
-		w.name = json_get(l, "name");
+		w.sku = jr_get(l, "sku");
+		w.name = jr_get(l, "name");
 		w.quantity = whole(j, l, "quantity", "");
 		w.unit = amount(j, l, "unit_price", "");
 		w.discount = amount(j, l, "discount", "");
@@ -1171,21 +1162,16 @@ order(struct job *j, jv rec)
 		record_taxes(j, &w);
 		if (ready(j))
 			plan(j, &w);
-		jv_free(w.sku);
-		jv_free(w.name);
-		jv_free(l);
 	}
-	jv_array_foreach(ships, i, s)
+	jr_foreach(ships, s)
 	{
 		struct want w;
 
-		(void)i;
-		want_init(&w, "shipping", json_str(s, "id"), "shipping",
+		want_init(&w, "shipping", jr_get_str(s, "id"), "shipping",
 			  "shipping");
-		if (json_str(s, "id") == NULL)
+		if (jr_get_str(s, "id") == NULL)
 			fail(j, "bad_record", "a shipping line has no 'id'");
-		w.sku = jv_null();
-		w.name = json_get(s, "title");
+		w.name = jr_get(s, "title");
 		w.quantity = 1;
 		w.unit = amount(j, s, "price", "");
 		w.discount = amount(j, s, "discount", "");
@@ -1198,9 +1184,6 @@ order(struct job *j, jv rec)
 		record_taxes(j, &w);
 		if (ready(j))
 			plan(j, &w);
-		jv_free(w.sku);
-		jv_free(w.name);
-		jv_free(s);
 	}
 	{
 		int64_t tip = amount(j, totals, "tip", "totals: ");
@@ -1212,9 +1195,6 @@ order(struct job *j, jv rec)
 			plan_plain(j, "duties", "duty", "duties", "Duties",
 				   duties);
 	}
-	jv_free(lines);
-	jv_free(ships);
-	jv_free(totals);
 }
 
 /*
@@ -1238,44 +1218,32 @@ order_data_missing(struct job *j, const char *ref, const char *field,
 }
 
 static void
-refund(struct job *j, jv rec)
+refund(struct job *j, jr rec)
 {
-	jv lines = json_get(rec, "lines"), ships = json_get(rec, "shipping");
-	jv adjs = json_get(rec, "adjustments");
+	jr lines = jr_get(rec, "lines"), ships = jr_get(rec, "shipping");
+	jr adjs = jr_get(rec, "adjustments");
 
-	if (jv_get_kind(lines) != JV_KIND_ARRAY ||
-	    jv_get_kind(ships) != JV_KIND_ARRAY ||
-	    jv_get_kind(adjs) != JV_KIND_ARRAY)
+	if (jr_kind(lines) != JR_ARRAY || jr_kind(ships) != JR_ARRAY ||
+	    jr_kind(adjs) != JR_ARRAY)
 		fail(j, "bad_record",
 		     "'lines', 'shipping' or 'adjustments' is missing");
-	jv_array_foreach(lines, i, l)
+	jr_foreach(lines, l)
 	{
 		struct want w;
-		const char *lid = json_str(l, "line_item_id"), *why;
+		const char *lid = jr_get_str(l, "line_item_id"), *why;
 		/* The order's line, as normalize copied it. */
-		jv o = json_get(l, "line_item");
-		const char *up = json_str(o, "unit_price");
-		int gift = 0;
+		jr o = jr_get(l, "line_item");
+		const char *up = jr_get_str(o, "unit_price");
+		int gift = jr_kind(jr_get(o, "gift_card")) == JR_TRUE;
 
-		(void)i;
-		if (jv_get_kind(o) == JV_KIND_OBJECT) {
-			jv gc = json_get(o, "gift_card");
-
-			gift = jv_get_kind(gc) == JV_KIND_TRUE;
-			jv_free(gc);
-		}
 		want_init(&w, "line", lid, gift ? "gift_card" : "product",
 			  gift ? "gift_card_liability" : "revenue");
-		w.sku = json_get(o, "sku");
-		w.name = json_get(o, "name");
-		if (!jv_is_valid(w.sku))
-			w.sku = jv_null();
-		if (!jv_is_valid(w.name))
-			w.name = jv_null();
+		w.sku = jr_get(o, "sku");
+		w.name = jr_get(o, "name");
 		w.quantity = whole(j, l, "quantity", "");
 		w.net = amount(j, l, "subtotal", "");
 		w.tax = amount(j, l, "tax", "");
-		if (jv_get_kind(o) != JV_KIND_OBJECT || up == NULL) {
+		if (jr_kind(o) != JR_OBJECT || up == NULL) {
 			order_data_missing(j, w.ref, "line_item",
 					   "its order has no such line, or "
 					   "it came without its order");
@@ -1297,27 +1265,21 @@ refund(struct job *j, jv rec)
 		record_taxes(j, &w);
 		if (ready(j))
 			plan(j, &w);
-		jv_free(w.sku);
-		jv_free(w.name);
-		jv_free(o);
-		jv_free(l);
 	}
-	jv_array_foreach(ships, i, s)
+	jr_foreach(ships, s)
 	{
 		struct want w;
-		const char *sid = json_str(s, "shipping_line_id");
-		jv o = json_get(s, "shipping_line");
+		const char *sid = jr_get_str(s, "shipping_line_id");
+		jr o = jr_get(s, "shipping_line");
 
-		(void)i;
 		want_init(&w, "shipping", sid, "shipping", "shipping");
-		w.sku = jv_null();
-		w.name = json_get(o, "title");
-		if (!jv_is_valid(w.name))
-			w.name = jv_string("Shipping");
+		w.name = jr_get(o, "title");
+		if (w.name == NULL)
+			w.name_text = "Shipping";
 		w.quantity = 1;
 		w.unit = w.net = amount(j, s, "amount", "shipping: ");
 		w.tax = amount(j, s, "tax", "shipping: ");
-		if (jv_get_kind(o) != JV_KIND_OBJECT)
+		if (jr_kind(o) != JR_OBJECT)
 			order_data_missing(
 			    j, w.ref, "shipping_line",
 			    "its order has no such shipping "
@@ -1329,11 +1291,8 @@ refund(struct job *j, jv rec)
 		record_taxes(j, &w);
 		if (ready(j))
 			plan(j, &w);
-		jv_free(w.name);
-		jv_free(o);
-		jv_free(s);
 	}
-	jv_array_foreach(adjs, i, a)
+	jr_foreach(adjs, a)
 	{
 		/*
 		 * Shopify writes order adjustments from the order's side: a
@@ -1344,11 +1303,10 @@ refund(struct job *j, jv rec)
 		int64_t tax = amount(j, a, "tax", "adjustment: ");
 		int64_t back = -(amt + (j->included ? 0 : tax));
 		char ref[96];
-		const char *kind = json_str(a, "kind");
+		const char *kind = jr_get_str(a, "kind");
+		const char *id = jr_get_str(a, "id");
 
-		(void)i;
-		snprintf(ref, sizeof(ref), "adjustment:%.80s",
-			 json_str(a, "id") ? json_str(a, "id") : "?");
+		snprintf(ref, sizeof(ref), "adjustment:%.80s", id ? id : "?");
 		j->shopify_total += back;
 		if (ready(j))
 			plan_plain(j, ref, "adjustment", "refund_adjustment",
@@ -1356,11 +1314,7 @@ refund(struct job *j, jv rec)
 				       ? "Shipping refund"
 				       : "Refund adjustment",
 				   back);
-		jv_free(a);
 	}
-	jv_free(lines);
-	jv_free(ships);
-	jv_free(adjs);
 }
 
 /*
@@ -1369,7 +1323,7 @@ refund(struct job *j, jv rec)
  * -1 when the record fails after all.
  */
 static int
-finish(struct job *j, jv rec, int is_refund)
+finish(struct job *j, jr rec, int is_refund)
 {
 	struct jw *tax = &written.tax_block, *plan = &written.plan;
 	const struct company *co =
@@ -1443,9 +1397,9 @@ finish(struct job *j, jv rec, int is_refund)
 			      is_refund ? "out_refund" : "out_invoice");
 		jw_put_string(plan, "company", co->name);
 		jw_put_string(plan, "currency", j->cur);
-		date = json_str(rec, "processed_at");
+		date = jr_get_str(rec, "processed_at");
 		if (date == NULL)
-			date = json_str(rec, "created_at");
+			date = jr_get_str(rec, "created_at");
 		jw_key(plan, "date");
 		if (date && strlen(date) >= 10)
 			jw_stringn(plan, date, 10);
@@ -1477,31 +1431,29 @@ job_release(struct job *j)
  * Returns -1 when a refund has none.
  */
 static int
-jurisdiction(struct job *j, jv rec, int is_refund)
+jurisdiction(struct job *j, jr rec, int is_refund)
 {
-	jv a = is_refund ? json_get(rec, "jurisdiction") : address_of(rec);
-	int known = jv_get_kind(a) == JV_KIND_OBJECT;
+	jr a = is_refund ? jr_get(rec, "jurisdiction") : address_of(rec);
 
-	j->country = json_str(a, "country_code");
-	j->region = json_str(a, "province_code");
-	jv_free(a); /* the strings stay alive in rec */
-	return is_refund && !known ? -1 : 0;
+	j->country = jr_get_str(a, "country_code");
+	j->region = jr_get_str(a, "province_code");
+	return is_refund && jr_kind(a) != JR_OBJECT ? -1 : 0;
 }
 
 /*
- * Enrich one order or refund (rec consumed).  Returns the record to
- * write, or jv_invalid() with the reason in j.
+ * Enrich one order or refund (borrowed): its two new members' texts in
+ * written.  Returns 0, or -1 with the reason in j.
  */
-static jv
-enrich(struct job *j, jv rec, int is_refund)
+static int
+enrich(struct job *j, jr rec, int is_refund)
 {
-	const char *name = json_str(rec, is_refund ? "id" : "name");
+	const char *name = jr_get_str(rec, is_refund ? "id" : "name");
 	int known;
 
 	memset(j, 0, sizeof(*j));
 	known = jurisdiction(j, rec, is_refund) == 0;
 	if (name == NULL)
-		name = json_str(rec, "id");
+		name = jr_get_str(rec, "id");
 	start(j, rec, is_refund ? "refund" : "order", name);
 	if (!known && !j->failed) {
 		/* Which company would only be a guess: say why, not that. */
@@ -1526,21 +1478,17 @@ enrich(struct job *j, jv rec, int is_refund)
 	if (!j->failed)
 		finish(j, rec, is_refund);
 	job_release(j);
-	if (j->failed) {
-		jv_free(rec);
-		return jv_invalid();
-	}
-	return rec;
+	return j->failed ? -1 : 0;
 }
 
 /*
- * Write the record of line (rec, consumed) with its tax block and plan.
+ * Write the record of line (rec, borrowed) with its tax block and plan.
  * Records come canonical from normalize: then the line's own text is
  * copied and only the two new members are added, which saves printing
  * the whole record again (most of this program's time otherwise).
  */
 static int
-write_enriched(const char *line, size_t len, jv rec)
+write_enriched(const char *line, size_t len, jr rec)
 {
 	static const char *const added[] = {"invoice_plan", "tax"};
 	static struct jw out;
@@ -1550,22 +1498,29 @@ write_enriched(const char *line, size_t len, jv rec)
 	values[0] = jw_text(&written.plan, &lens[0]);
 	values[1] = jw_text(&written.tax_block, &lens[1]);
 	if (jw_failed(&written.plan) || jw_failed(&written.tax_block) ||
-	    jw_failed(&written.tax_lines) || jw_failed(&written.plan_lines)) {
-		jv_free(rec);
+	    jw_failed(&written.tax_lines) || jw_failed(&written.plan_lines))
 		return -1;
-	}
 	jw_reset(&out);
 	if (canon_merge(&out, line, len, added, values, lens, 2) < 0) {
-		/* Not canonical: print the parsed record the general way. */
+		/*
+		 * Not canonical: write the record member by member, the two
+		 * new ones last, so that they win over any of the same name.
+		 */
 		size_t i;
 
-		for (i = 0; i < 2; i++)
-			rec = jv_object_set(
-			    rec, jv_string(added[i]),
-			    jv_parse_sized(values[i], (int)lens[i]));
-		return json_emit(stdout, rec);
+		jw_reset(&out);
+		jw_object(&out);
+		jr_foreach(rec, m)
+		{
+			jw_keyn(&out, jr_name(m), m->nlen);
+			jw_jr(&out, m);
+		}
+		for (i = 0; i < 2; i++) {
+			jw_key(&out, added[i]);
+			jw_raw(&out, values[i], lens[i]);
+		}
+		jw_end(&out);
 	}
-	jv_free(rec);
 	jw_newline(&out);
 	text = jw_text(&out, &n);
 	if (jw_failed(&out) || fwrite(text, 1, n, stdout) != n)
@@ -1577,25 +1532,27 @@ static int
 process(struct stage *st, const char *line, size_t len, const char *file,
 	unsigned long lineno)
 {
-	jv rec = jv_parse_sized(line, (int)len), out;
+	static struct jr_doc doc;
+	jr rec = jr_parse(&doc, line, len);
 	const char *kind;
 	struct job j;
 	int is_refund;
 
 	st->in++;
-	if (!jv_is_valid(rec)) {
-		jv_free(rec);
+	if (rec == NULL) {
+		if (doc.nomem) {
+			msg_warn("out of memory");
+			return -1;
+		}
 		counters_add(&st->in_kind, "(not json)");
 		stage_reject(st, file, lineno, line, len, "bad_json",
 			     "not JSON");
 		return 0;
 	}
-	if (jv_get_kind(rec) != JV_KIND_OBJECT ||
-	    (kind = json_str(rec, "kind")) == NULL) {
+	if ((kind = jr_get_str(rec, "kind")) == NULL) {
 		counters_add(&st->in_kind, "(no kind)");
 		stage_reject(st, file, lineno, line, len, "not_record",
 			     "not a record: expected an object with a 'kind'");
-		jv_free(rec);
 		return 0;
 	}
 	counters_add(&st->in_kind, kind);
@@ -1606,18 +1563,16 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		st->passed++;
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
-		jv_free(rec);
 		return 0;
 	}
 	is_refund = kind[0] == 'r';
-	out = enrich(&j, rec, is_refund);
-	if (!jv_is_valid(out)) {
+	if (enrich(&j, rec, is_refund) < 0) {
 		stage_reject(st, file, lineno, line, len, j.reason, j.detail);
 		return 0;
 	}
 	counters_add(&st->out_kind, is_refund ? "refund" : "order");
 	st->out++;
-	return write_enriched(line, len, out);
+	return write_enriched(line, len, rec);
 }
 
 static void

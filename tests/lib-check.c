@@ -348,6 +348,9 @@ main(int argc, char *argv[])
 		jw_init(&w);
 		if (in == NULL || (root = jr_parse(&d, in, len)) == NULL) {
 			printf("error: %s\n", jr_error(&d));
+			jr_release(&d);
+			jw_release(&w);
+			free(in);
 			return EX_DATAERR;
 		}
 		for (i = 2; i < argc; i++) {
