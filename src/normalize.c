@@ -29,6 +29,7 @@
 #include <jq.h>
 #include <jv.h>
 
+#include "jr.h"
 #include "json.h"
 #include "jw.h"
 #include "money.h"
@@ -180,34 +181,181 @@ context(struct conv *c, const char *what, const char *id)
 }
 
 /*
- * The member of obj called rest (REST's snake_case) or gql (GraphQL's
- * camelCase), the first that is present and not null; owned, or
- * jv_invalid() when neither is there.
+ * The envelope being mapped, read once into a flat array of nodes: the
+ * mapping code looks its fields up there without a reference count or a
+ * malloc per value.  Its values (jr) are borrowed from it until the next
+ * line is read.
  */
-static jv
-field(jv obj, const char *rest, const char *gql)
-{
-	jv v;
-	jv_kind kind;
+static struct jr_doc input;
 
-	/* One jv_get_kind() a lookup: libjq's calls are what this costs. */
-	if (rest != NULL) {
-		v = json_get(obj, rest);
-		kind = jv_get_kind(v);
-		if (kind != JV_KIND_INVALID && kind != JV_KIND_NULL)
-			return v;
-		if (kind == JV_KIND_NULL)
-			jv_free(v);
+/*
+ * Text made while mapping one envelope (an id reduced to its digits, a
+ * lower-cased code, a timestamp in UTC), kept until its records are
+ * written.  It lives in blocks that never move, so what was handed out
+ * stays where it is, and the blocks are kept for the next envelope.
+ * Nothing made is longer than a block: the longest, a code, is cut to 95
+ * bytes.
+ */
+#define TEXT_BLOCK 16384
+
+struct text_block {
+	struct text_block *next; /* (owned) */
+	size_t used;
+	char text[TEXT_BLOCK];
+};
+
+static struct {
+	struct text_block *first; /* (owned) */
+	struct text_block *at;	  /* the block being filled, NULL before any */
+	int nomem;		  /* a block could not be allocated */
+} made_text;
+
+/* Forget the text made for the last envelope, keep its blocks. */
+static void
+forget_made_text(void)
+{
+	made_text.at = NULL;
+}
+
+/*
+ * Room for n bytes (n <= TEXT_BLOCK) of made text, valid until
+ * forget_made_text(); NULL with made_text.nomem set when memory ran out.
+ */
+static char *
+text_room(size_t n)
+{
+	struct text_block *b = made_text.at, *next;
+	char *p;
+
+	if (b == NULL || TEXT_BLOCK - b->used < n) {
+		next = b != NULL ? b->next : made_text.first;
+		if (next == NULL) {
+			if ((next = malloc(sizeof(*next))) == NULL) {
+				made_text.nomem = 1;
+				return NULL;
+			}
+			next->next = NULL;
+			if (b != NULL)
+				b->next = next;
+			else
+				made_text.first = next;
+		}
+		next->used = 0;
+		made_text.at = b = next;
 	}
-	if (gql != NULL) {
-		v = json_get(obj, gql);
-		kind = jv_get_kind(v);
-		if (kind != JV_KIND_INVALID && kind != JV_KIND_NULL)
-			return v;
-		if (kind == JV_KIND_NULL)
-			jv_free(v);
-	}
-	return jv_invalid();
+	p = b->text + b->used;
+	b->used += n;
+	return p;
+}
+
+/* A copy of s as made text; NULL when memory ran out (made_text.nomem). */
+static const char *
+keep(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = text_room(n);
+
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+/*
+ * A value a record copies from its envelope: one of the input's,
+ * borrowed from the document (a string with a "\u0000" in it is written
+ * whole), or text made from one (made text, a literal, or a C string of
+ * the document).  Neither: null.
+ */
+struct val {
+	jr in;	       /* written as it is */
+	const char *s; /* else this text, written as a string */
+};
+
+static const struct val null_val = {NULL, NULL};
+
+static struct val
+in_val(jr v)
+{
+	return (struct val){v, NULL};
+}
+
+static struct val
+text_val(const char *s)
+{
+	return (struct val){NULL, s};
+}
+
+/* The text of v, or NULL when v is not text. */
+static const char *
+str(struct val v)
+{
+	return v.in != NULL ? jr_str(v.in) : v.s;
+}
+
+static int
+is_null(struct val v)
+{
+	return v.in == NULL && v.s == NULL;
+}
+
+/* Write v into w. */
+static void
+write_val(struct jw *w, struct val v)
+{
+	if (v.in != NULL)
+		jw_jr(w, v.in);
+	else
+		jw_string(w, v.s);
+}
+
+/* Write the member key: v into w. */
+static void
+put(struct jw *w, const char *key, struct val v)
+{
+	jw_key(w, key);
+	write_val(w, v);
+}
+
+/*
+ * Write the number d into w as libjq prints it ("1e+17" for 1e17): a count
+ * made from a string of digits, or a sum of counts, is spelled as it would
+ * be had the input given it as a number.
+ */
+static void
+write_number(struct jw *w, double d)
+{
+	jv x = jv_number(d);
+
+	jw_jv(w, x);
+	jv_free(x);
+}
+
+/* 1 when obj has the member name and it is not null, else 0. */
+static int
+has(jr obj, const char *name)
+{
+	enum jr_kind kind = jr_kind(jr_get(obj, name));
+
+	return kind != JR_ABSENT && kind != JR_NULL;
+}
+
+/*
+ * The member of obj called rest (REST's snake_case) or gql (GraphQL's
+ * camelCase), the first that is present and not null; NULL when neither
+ * is there.
+ */
+static jr
+field(jr obj, const char *rest, const char *gql)
+{
+	jr v;
+
+	if (rest != NULL && (v = jr_get(obj, rest)) != NULL &&
+	    jr_kind(v) != JR_NULL)
+		return v;
+	if (gql != NULL && (v = jr_get(obj, gql)) != NULL &&
+	    jr_kind(v) != JR_NULL)
+		return v;
+	return NULL;
 }
 
 static const char *
@@ -217,98 +365,137 @@ name_of(const char *rest, const char *gql)
 }
 
 /*
- * The text of the JSON number v (borrowed) as libjq prints it ("0.21"),
- * borrowed until the next call; NULL when it has none.  libjq's printing
- * allocates, and a day repeats few numbers (its tax rates above all), so
- * the last one printed is remembered.
+ * The text of the JSON number v as libjq prints it ("0.21" for 0.210),
+ * borrowed until the next call; NULL when it has none.  Spelling a number
+ * as libjq does may go through libjq, which allocates, and a day repeats
+ * few numbers (its tax rates above all), so the last one spelled is
+ * remembered by the text it was written as.
  */
 static const char *
-number_text(jv v)
+number_text(jr v)
 {
-	static double last;
-	static char last_text[64];
-	static int remembered;
-	double d;
+	static char last[64], last_text[64];
+	static size_t last_len; /* 0: nothing remembered */
 
-	if (jv_get_kind(v) != JV_KIND_NUMBER)
+	if (jr_kind(v) != JR_NUMBER)
 		return NULL;
-	d = jv_number_value(v);
-	if (remembered && memcmp(&d, &last, sizeof(d)) == 0)
+	if (last_len != 0 && v->len == last_len &&
+	    memcmp(v->text, last, last_len) == 0)
 		return last_text;
-	remembered = 0;
-	if (json_number_text(v, last_text, sizeof(last_text)) < 0)
+	last_len = 0;
+	if (jr_number_text(v, last_text, sizeof(last_text)) < 0)
 		return NULL;
-	last = d;
-	remembered = 1;
+	if (v->len < sizeof(last)) {
+		memcpy(last, v->text, v->len);
+		last_len = v->len;
+	}
 	return last_text;
 }
 
 /* Text field: a string as it is, a number as its text, else null. */
-static jv
-text(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+text(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = field(obj, rest, gql);
+	jr v = field(obj, rest, gql);
 	const char *number;
 
-	if (!jv_is_valid(v))
-		return jv_null();
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		return v;
-	if ((number = number_text(v)) != NULL) {
-		jv_free(v);
-		return jv_string(number);
-	}
-	jv_free(v);
+	if (v == NULL || jr_kind(v) == JR_STRING)
+		return in_val(v);
+	if ((number = number_text(v)) != NULL)
+		return text_val(keep(number));
 	fail(c, "bad_field", "'%s' is not text", name_of(rest, gql));
-	return jv_null();
+	return null_val;
+}
+
+/* Codes are short words; a longer one is cut to this many bytes. */
+#define WORD_MAX 95
+
+/*
+ * The first WORD_MAX bytes of the UTF-8 text s, letters lower-cased and,
+ * when spaces is set, spaces made '_': s itself when that changes
+ * nothing, else made text (NULL when memory ran out).  A character cut
+ * in two at the end becomes U+FFFD, as libjq made it of such bytes.
+ */
+static const char *
+word(const char *s, int spaces)
+{
+	size_t i, n, last;
+	int change = 0, need;
+	unsigned char lead;
+	char *out;
+
+	for (n = 0; s[n] != '\0' && n < WORD_MAX; n++)
+		change |=
+		    (s[n] >= 'A' && s[n] <= 'Z') || (spaces && s[n] == ' ');
+	if (!change && s[n] == '\0')
+		return s;
+	/* Room for a U+FFFD in place of a cut character, and the NUL. */
+	if ((out = text_room(n + 3 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a')
+			 : spaces && s[i] == ' '    ? '_'
+						    : s[i];
+	if (s[n] != '\0' && n > 0) {
+		/* Cut: is the last character whole? */
+		last = n - 1;
+		while (last > 0 && n - last < 4 &&
+		       ((unsigned char)s[last] & 0xC0) == 0x80)
+			last--;
+		lead = (unsigned char)s[last];
+		need = lead < 0x80    ? 1
+		       : lead >= 0xF0 ? 4
+		       : lead >= 0xE0 ? 3
+				      : 2;
+		if (last + (size_t)need > n) {
+			memcpy(out + last, "\xEF\xBF\xBD", 3);
+			n = last + 3;
+		}
+	}
+	out[n] = '\0';
+	return out;
 }
 
 /* A GraphQL enum or REST code, lower-cased ("PAID" and "paid": "paid"). */
-static jv
-code(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+code(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = text(c, obj, rest, gql);
-	char buf[96];
-	size_t i;
+	struct val v = text(c, obj, rest, gql);
 
-	if (jv_get_kind(v) != JV_KIND_STRING)
+	if (str(v) == NULL)
 		return v;
-	snprintf(buf, sizeof(buf), "%s", jv_string_value(v));
-	for (i = 0; buf[i]; i++)
-		if (buf[i] >= 'A' && buf[i] <= 'Z')
-			buf[i] = (char)(buf[i] - 'A' + 'a');
-	jv_free(v);
-	return jv_string(buf);
+	/* As C text: a "\u0000" ends it. */
+	return text_val(word(str(v), 0));
 }
 
-static jv
-boolean(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+boolean(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = field(obj, rest, gql);
+	jr v = field(obj, rest, gql);
 
-	if (!jv_is_valid(v))
-		return jv_null();
-	if (jv_get_kind(v) == JV_KIND_TRUE || jv_get_kind(v) == JV_KIND_FALSE)
-		return v;
-	jv_free(v);
+	if (v == NULL || jr_kind(v) == JR_TRUE || jr_kind(v) == JR_FALSE)
+		return in_val(v);
 	fail(c, "bad_field", "'%s' is not true or false", name_of(rest, gql));
-	return jv_null();
+	return null_val;
 }
 
-/* An id from v (borrowed) as a string, null when v is absent. */
-static jv
-id_value(struct conv *c, jv v, const char *name)
+/* An id from v as a string, null when v is absent. */
+static struct val
+id_value(struct conv *c, jr v, const char *name)
 {
 	char buf[32];
 	const char *why;
 
-	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL)
-		return jv_null();
-	if (json_id(v, buf, sizeof(buf), &why) < 0) {
+	if (v == NULL || jr_kind(v) == JR_NULL)
+		return null_val;
+	if (jr_id(v, buf, sizeof(buf), &why) < 0) {
 		fail(c, "bad_id", "'%s' %s", name, why);
-		return jv_null();
+		return null_val;
 	}
-	return jv_string(buf);
+	/* Most ids come as strings of digits already. */
+	if (jr_kind(v) == JR_STRING && strcmp(jr_str(v), buf) == 0)
+		return text_val(jr_str(v));
+	return text_val(keep(buf));
 }
 
 /*
@@ -316,125 +503,131 @@ id_value(struct conv *c, jv v, const char *name)
  * GraphQL's gql object ("product": {"id": "gid://shopify/Product/1"}), or
  * a gql field that is itself an id.
  */
-static jv
-id_field(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+id_field(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = field(obj, rest, gql), id;
+	jr v = field(obj, rest, gql);
 
-	if (jv_get_kind(v) == JV_KIND_OBJECT) {
-		jv inner = json_get(v, "id");
-
-		id = id_value(c, inner, name_of(gql, rest));
-		jv_free(inner);
-	} else {
-		id = id_value(c, v, name_of(rest, gql));
-	}
-	jv_free(v);
-	return id;
+	if (jr_kind(v) == JR_OBJECT)
+		return id_value(c, jr_get(v, "id"), name_of(gql, rest));
+	return id_value(c, v, name_of(rest, gql));
 }
 
-static jv
-required_id(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+required_id(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv id = id_field(c, obj, rest, gql);
+	struct val id = id_field(c, obj, rest, gql);
 
-	if (jv_get_kind(id) == JV_KIND_NULL)
+	if (is_null(id))
 		fail(c, "missing_field", "'%s' is missing", name_of(rest, gql));
 	return id;
 }
 
-static jv
-timestamp(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+timestamp(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = field(obj, rest, gql);
+	jr v = field(obj, rest, gql);
+	const char *s = jr_str(v), *why;
 	char out[UTC_TEXT_MAX];
-	const char *why;
 
-	if (!jv_is_valid(v))
-		return jv_null();
-	if (jv_get_kind(v) != JV_KIND_STRING ||
-	    utc_normalize(jv_string_value(v), out, &why) < 0) {
+	if (v == NULL)
+		return null_val;
+	if (s == NULL || utc_normalize(s, out, &why) < 0) {
 		/* A bare date names no instant: which day it is depends on
 		 * a zone the payload does not give. */
-		int bare = jv_get_kind(v) == JV_KIND_STRING &&
-			   utc_check_date(jv_string_value(v), &why) == 0;
+		int bare = s != NULL && utc_check_date(s, &why) == 0;
 
-		jv_free(v);
 		fail(c, "bad_time", "'%s' is %s", name_of(rest, gql),
 		     bare ? "a date without a time of day"
 			  : "not a timestamp with an offset");
-		return jv_null();
+		return null_val;
 	}
-	jv_free(v);
-	return jv_string(out);
+	/* Extracts write UTC already. */
+	if (strcmp(out, s) == 0)
+		return text_val(s);
+	return text_val(keep(out));
 }
 
-/* An integer count (quantity, stock): a JSON number with no fraction. */
-static jv
-count(struct conv *c, jv obj, const char *rest, const char *gql)
+/*
+ * An integer count (quantity, stock): a JSON number with no fraction, or
+ * a string of digits.
+ */
+struct count {
+	jr in;	  /* the input's number, written as it is; else */
+	double n; /* the count, written as libjq prints it */
+	int have; /* a count was given */
+};
+
+/* 2^53: the first whole number a double cannot tell from its neighbour. */
+#define COUNT_LIMIT 9007199254740992.0
+
+static struct count
+count(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = field(obj, rest, gql);
+	jr v = field(obj, rest, gql);
+	struct count n = {NULL, 0, 0};
 	char buf[32];
 	const char *why;
 
-	if (!jv_is_valid(v))
-		return jv_null();
-	if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		double d = jv_number_value(v);
+	if (v == NULL)
+		return n;
+	if (jr_kind(v) == JR_NUMBER) {
+		double d = jr_number(v);
 
 		/* A whole number a double holds exactly (not -0) is its
-		 * own count: what json_id() would check, without printing. */
-		if (d == (double)(int64_t)d && d < 9007199254740992.0 &&
-		    d > -9007199254740992.0 && !(d == 0 && signbit(d)))
-			return v;
+		 * own count: what jr_id() would check, without printing.
+		 * Any other number is no count, negative or not. */
+		if (d < COUNT_LIMIT && d > -COUNT_LIMIT &&
+		    d == (double)(int64_t)d && !(d == 0 && signbit(d)))
+			return (struct count){v, d, 1};
+	} else if (jr_id(v, buf, sizeof(buf), &why) == 0 &&
+		   strtoull(buf, NULL, 10) < (unsigned long long)COUNT_LIMIT) {
+		/* Digits as text: the same bound, or a double rounds them. */
+		return (struct count){NULL, (double)strtoll(buf, NULL, 10), 1};
 	}
-	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) < 0) {
-		/* Stock may be negative; json_id() wants digits only. */
-		jv neg = jv_number(-jv_number_value(v));
-
-		if (json_id(neg, buf, sizeof(buf), &why) == 0) {
-			jv_free(neg);
-			return v;
-		}
-		jv_free(neg);
-	} else if (json_id(v, buf, sizeof(buf), &why) == 0) {
-		jv_free(v);
-		return jv_number((double)strtoll(buf, NULL, 10));
-	}
-	jv_free(v);
 	fail(c, "bad_field", "'%s' is not a whole number", name_of(rest, gql));
-	return jv_null();
+	return n;
+}
+
+/* Write the member key: the count n into w. */
+static void
+put_count(struct jw *w, const char *key, struct count n)
+{
+	jw_key(w, key);
+	if (n.in != NULL)
+		jw_jr(w, n.in);
+	else if (n.have)
+		write_number(w, n.n);
+	else
+		jw_null(w);
 }
 
 /* A tax rate as decimal text: 0.21 (number) or "0.21" becomes "0.21". */
-static jv
-rate(struct conv *c, jv obj, const char *rest, const char *gql)
+static struct val
+rate(struct conv *c, jr obj, const char *rest, const char *gql)
 {
-	jv v = text(c, obj, rest, gql);
+	struct val v = text(c, obj, rest, gql);
 	int64_t scaled;
-	const char *why, *s;
+	const char *why, *s = str(v);
 
-	if (jv_get_kind(v) != JV_KIND_STRING)
+	if (s == NULL)
 		return v;
-	s = jv_string_value(v);
 	/* A rate is a decimal fraction; 6 places hold 0.0625 and 0.000125. */
 	if (money_parse(s, strlen(s), 6, &scaled, &why) < 0) {
-		jv_free(v);
 		fail(c, "bad_field", "'%s' is not a decimal rate",
 		     name_of(rest, gql));
-		return jv_null();
+		return null_val;
 	}
 	return v;
 }
 
 /* Parse one amount (string or JSON number) in a currency of exponent e. */
 static int
-parse_amount(struct conv *c, jv v, int e, const char *name, int64_t *out)
+parse_amount(struct conv *c, jr v, int e, const char *name, int64_t *out)
 {
 	const char *s, *why;
 
-	if (jv_get_kind(v) == JV_KIND_STRING) {
-		s = jv_string_value(v);
+	if ((s = jr_str(v)) != NULL) {
 	} else if ((s = number_text(v)) != NULL) {
 		/* Shopify sends a few amounts as numbers (refund subtotal). */
 	} else {
@@ -454,51 +647,43 @@ parse_amount(struct conv *c, jv v, int e, const char *name, int64_t *out)
  * checking the currency is want.
  */
 static int
-money_v2(struct conv *c, jv m, const char *want, int e, const char *name,
+money_v2(struct conv *c, jr m, const char *want, int e, const char *name,
 	 int64_t *out)
 {
-	jv amount = json_get(m, "amount");
-	const char *cur = json_str(m, "currencyCode");
-	int rc;
+	jr amount = jr_get(m, "amount");
+	const char *cur = jr_get_str(m, "currencyCode");
 
 	if (cur == NULL)
-		cur = json_str(m, "currency_code");
+		cur = jr_get_str(m, "currency_code");
 	if (cur == NULL)
-		cur = json_str(m, "currency");
-	if (!jv_is_valid(amount)) {
-		jv_free(amount);
+		cur = jr_get_str(m, "currency");
+	if (amount == NULL) {
 		fail(c, "bad_amount", "'%s' has no amount", name);
 		return -1;
 	}
 	if (cur != NULL && want != NULL && strcmp(cur, want) != 0) {
-		jv_free(amount);
 		fail(c, "wrong_currency", "'%s' is in %s, expected %s", name,
 		     cur, want);
 		return -1;
 	}
-	rc = parse_amount(c, amount, e, name, out);
-	jv_free(amount);
-	return rc;
+	return parse_amount(c, amount, e, name, out);
 }
 
 /*
- * The shop and presentment money of the MoneyBag b (borrowed), owned,
- * each jv_invalid() when absent, as field() finds them.  GraphQL's bag
- * {"shopMoney": .., "presentmentMoney": ..} has those two members only,
- * so REST's names, which field() would try first, cannot be there: a
- * bag is read with two lookups instead of four.
+ * The shop and presentment money of the MoneyBag b, each NULL when
+ * absent, as field() finds them.  GraphQL's bag {"shopMoney": ..,
+ * "presentmentMoney": ..} has those two members only, so REST's names,
+ * which field() would try first, cannot be there: a bag is read with two
+ * lookups instead of four.
  */
 static void
-bag_sides(jv b, jv *shop, jv *pres)
+bag_sides(jr b, jr *shop, jr *pres)
 {
-	if (jv_object_length(jv_copy(b)) == 2) {
-		*shop = json_get(b, "shopMoney");
-		*pres = json_get(b, "presentmentMoney");
-		if (jv_get_kind(*shop) == JV_KIND_OBJECT &&
-		    jv_get_kind(*pres) == JV_KIND_OBJECT)
+	if (jr_len(b) == 2) {
+		*shop = jr_get(b, "shopMoney");
+		*pres = jr_get(b, "presentmentMoney");
+		if (jr_kind(*shop) == JR_OBJECT && jr_kind(*pres) == JR_OBJECT)
 			return;
-		jv_free(*shop);
-		jv_free(*pres);
 	}
 	*shop = field(b, "shop_money", "shopMoney");
 	*pres = field(b, "presentment_money", "presentmentMoney");
@@ -510,30 +695,27 @@ bag_sides(jv b, jv *shop, jv *pres)
  * When both plain and bag are given they must agree.
  */
 static struct amt
-bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
+bag(struct conv *c, jr obj, const char *plain, const char *rest_set,
     const char *gql_set)
 {
 	struct amt a = {0, 0, 0, 0};
-	jv b = field(obj, rest_set, gql_set), p = field(obj, plain, NULL);
+	jr b = field(obj, rest_set, gql_set), p = field(obj, plain, NULL);
 	const char *bname = name_of(rest_set, gql_set);
 
-	if (jv_get_kind(b) == JV_KIND_OBJECT) {
-		jv shop, pres;
+	if (jr_kind(b) == JR_OBJECT) {
+		jr shop, pres;
 
 		bag_sides(b, &shop, &pres);
-
-		if (jv_get_kind(shop) == JV_KIND_OBJECT &&
+		if (jr_kind(shop) == JR_OBJECT &&
 		    money_v2(c, shop, c->cur, c->exp, bname, &a.shop) == 0)
 			a.have = 1;
-		if (c->pcur != NULL && jv_get_kind(pres) == JV_KIND_OBJECT &&
+		if (c->pcur != NULL && jr_kind(pres) == JR_OBJECT &&
 		    money_v2(c, pres, c->pcur, c->pexp, bname, &a.pres) == 0)
 			a.have_pres = 1;
-		jv_free(shop);
-		jv_free(pres);
-	} else if (jv_is_valid(b)) {
+	} else if (b != NULL) {
 		fail(c, "bad_amount", "'%s' is not a money object", bname);
 	}
-	if (jv_is_valid(p)) {
+	if (p != NULL) {
 		int64_t plain_v;
 
 		if (parse_amount(c, p, c->exp, plain, &plain_v) == 0) {
@@ -550,13 +732,11 @@ bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
 			a.have = 1;
 		}
 	}
-	jv_free(b);
-	jv_free(p);
 	return a;
 }
 
 static struct amt
-required_bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
+required_bag(struct conv *c, jr obj, const char *plain, const char *rest_set,
 	     const char *gql_set)
 {
 	struct amt a = bag(c, obj, plain, rest_set, gql_set);
@@ -565,22 +745,6 @@ required_bag(struct conv *c, jv obj, const char *plain, const char *rest_set,
 		fail(c, "missing_field", "'%s' is missing",
 		     plain ? plain : name_of(rest_set, gql_set));
 	return a;
-}
-
-/* The text of v (borrowed), or NULL when v is not a string. */
-static const char *
-str(jv v)
-{
-	return jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-}
-
-/* Write the member key: value into w; consumes value. */
-static void
-put(struct jw *w, const char *key, jv value)
-{
-	jw_key(w, key);
-	jw_jv(w, value);
-	jv_free(value);
 }
 
 /* Write minor units of the record's currency as a decimal string. */
@@ -664,60 +828,81 @@ add(struct conv *c, int64_t *sum, int64_t v)
 }
 
 /*
- * Fail unless the connection conn (borrowed) was extracted to its end: a
- * truncated connection would lose lines silently.
+ * Fail unless the connection conn was extracted to its end: a truncated
+ * connection would lose lines silently.
  */
 static void
-complete(struct conv *c, jv conn, const char *name)
+complete(struct conv *c, jr conn, const char *name)
 {
-	jv page = json_get(conn, "pageInfo");
-	jv more = json_get(page, "hasNextPage");
-
-	if (jv_get_kind(more) == JV_KIND_TRUE)
+	if (jr_kind(jr_get(jr_get(conn, "pageInfo"), "hasNextPage")) == JR_TRUE)
 		fail(c, "incomplete", "'%s' has more pages than were extracted",
 		     name);
-	jv_free(page);
-	jv_free(more);
 }
 
 /*
- * The items of a list as Shopify gives them: a plain array (REST, and
- * GraphQL list fields), a connection {"nodes": [..]} or {"edges":
- * [{"node": ..}]}.  Owned array; empty when absent.
+ * A walk over the items of a list as Shopify gives them: a plain array
+ * (REST, and GraphQL list fields), a connection {"nodes": [..]} or
+ * {"edges": [{"node": ..}]}.
+ *
+ *	for (items(c, &it, obj, rest, gql); next_item(&it, &item);)
  */
-static jv
-items(struct conv *c, jv obj, const char *rest, const char *gql)
-{
-	jv v = field(obj, rest, gql), list, nodes, edges;
+struct items {
+	jr list;   /* the array walked; NULL when there is none */
+	int edges; /* its elements are edges, each holding an item */
+	jr next;   /* the element after the one given last */
+	int i;	   /* the index of the item given last */
+};
 
-	if (!jv_is_valid(v))
-		return jv_array();
-	if (jv_get_kind(v) == JV_KIND_ARRAY)
-		return v;
-	nodes = json_get(v, "nodes");
-	if (jv_get_kind(nodes) == JV_KIND_ARRAY) {
+/* Start it on the list obj has under rest or gql; none when absent. */
+static void
+items(struct conv *c, struct items *it, jr obj, const char *rest,
+      const char *gql)
+{
+	jr v = field(obj, rest, gql), nodes, edges;
+
+	it->list = NULL;
+	it->edges = 0;
+	it->i = -1;
+	if (v == NULL) {
+		/* No list: no items. */
+	} else if (jr_kind(v) == JR_ARRAY) {
+		it->list = v;
+	} else if (jr_kind(nodes = jr_get(v, "nodes")) == JR_ARRAY) {
 		complete(c, v, name_of(gql, rest));
-		jv_free(v);
-		return nodes;
-	}
-	jv_free(nodes);
-	edges = json_get(v, "edges");
-	list = jv_array();
-	if (jv_get_kind(edges) == JV_KIND_ARRAY) {
+		it->list = nodes;
+	} else if (jr_kind(edges = jr_get(v, "edges")) == JR_ARRAY) {
 		complete(c, v, name_of(gql, rest));
-		jv_array_foreach(edges, i, e)
-		{
-			list = jv_array_append(list, json_get(e, "node"));
-			jv_free(e);
-		}
+		it->list = edges;
+		it->edges = 1;
 	} else {
 		fail(c, "bad_field", "'%s' is not a list", name_of(rest, gql));
 	}
-	jv_free(edges);
-	jv_free(v);
-	return list;
+	it->next = jr_first(it->list);
 }
 
+/*
+ * The next item in *item (NULL for an edge without a node) and 1, or 0
+ * after the last.
+ */
+static int
+next_item(struct items *it, jr *item)
+{
+	jr e = it->next;
+
+	if (e == NULL)
+		return 0;
+	it->next = jr_next(it->list, e);
+	it->i++;
+	*item = it->edges ? jr_get(e, "node") : e;
+	return 1;
+}
+
+/* How many items the list has. */
+static size_t
+item_count(const struct items *it)
+{
+	return jr_len(it->list);
+}
 /* "<shop>/<kind>/<id>" in buf; NULL when there is no id. */
 static const char *
 make_key(struct conv *c, const char *kind, const char *id, char buf[KEY_MAX])
@@ -803,20 +988,13 @@ lead(struct conv *c, struct rec *r)
 
 /* Set the record's shop and presentment currencies from obj's fields. */
 static int
-currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
+currencies(struct conv *c, jr obj, const char *shop_rest, const char *shop_gql,
 	   const char *pres_rest, const char *pres_gql)
 {
-	const char *cur = NULL, *pcur = NULL;
-	jv v = field(obj, shop_rest, shop_gql),
-	   p = field(obj, pres_rest, pres_gql);
+	/* Borrowed from the document, which outlives this conversion. */
+	const char *cur = jr_str(field(obj, shop_rest, shop_gql)),
+		   *pcur = jr_str(field(obj, pres_rest, pres_gql));
 
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		cur = jv_string_value(v);
-	if (jv_get_kind(p) == JV_KIND_STRING)
-		pcur = jv_string_value(p);
-	/* The strings live in obj, which outlives this conversion. */
-	jv_free(v);
-	jv_free(p);
 	if (cur == NULL)
 		cur = c->shop_currency;
 	if (cur == NULL)
@@ -849,25 +1027,21 @@ currencies(struct conv *c, jv obj, const char *shop_rest, const char *shop_gql,
 /*
  * Apply the PII policy to a personal field: keep it, replace it by a keyed
  * hash of its trimmed (and for e-mail lower-cased) text so that equal
- * values still join, or leave it out.  Writes the member into w; consumes
- * value.
+ * values still join, or leave it out.  Writes the member into w.
  */
 static void
-personal(struct jw *w, const char *key, jv value, int is_email)
+personal(struct jw *w, const char *key, struct val value, int is_email)
 {
 	char buf[512], hex[SHA256_HEX_LEN], hashed[SHA256_HEX_LEN + 8];
-	const char *s;
+	const char *s = str(value);
 	size_t i, n, start = 0;
 
-	if (pii == PII_DROP) {
-		jv_free(value);
+	if (pii == PII_DROP)
 		return;
-	}
-	if (pii == PII_KEEP || jv_get_kind(value) != JV_KIND_STRING) {
+	if (pii == PII_KEEP || s == NULL) {
 		put(w, key, value);
 		return;
 	}
-	s = jv_string_value(value);
 	n = strlen(s);
 	while (start < n && (s[start] == ' ' || s[start] == '\t'))
 		start++;
@@ -884,14 +1058,13 @@ personal(struct jw *w, const char *key, jv value, int is_email)
 	}
 	hmac_sha256_hex(pii_key, pii_keylen, buf, n - start, hex);
 	snprintf(hashed, sizeof(hashed), "hmac:%s", hex);
-	jv_free(value);
 	jw_put_string(w, key, hashed);
 }
 
-/* Where an address is, which a refund's jurisdiction names (owned). */
+/* Where an address is, which a refund's jurisdiction names. */
 struct place {
 	int given; /* the record has the address */
-	jv country_code, province_code;
+	struct val country_code, province_code;
 };
 
 /*
@@ -899,13 +1072,13 @@ struct place {
  * When it has one and at is not NULL, say where it is in *at.
  */
 static void
-address(struct conv *c, struct jw *w, jv obj, const char *rest, const char *gql,
+address(struct conv *c, struct jw *w, jr obj, const char *rest, const char *gql,
 	struct place *at)
 {
-	jv a = field(obj, rest, gql), country_code, province_code;
+	jr a = field(obj, rest, gql);
+	struct val country_code, province_code;
 
-	if (jv_get_kind(a) != JV_KIND_OBJECT) {
-		jv_free(a);
+	if (jr_kind(a) != JR_OBJECT) {
 		jw_null(w);
 		return;
 	}
@@ -920,25 +1093,21 @@ address(struct conv *c, struct jw *w, jv obj, const char *rest, const char *gql,
 	put(w, "zip", text(c, a, "zip", NULL));
 	put(w, "province", text(c, a, "province", NULL));
 	province_code = text(c, a, "province_code", "provinceCode");
-	put(w, "province_code", jv_copy(province_code));
+	put(w, "province_code", province_code);
 	put(w, "country", text(c, a, "country", NULL));
 	country_code = text(c, a, "country_code", "countryCodeV2");
-	put(w, "country_code", jv_copy(country_code));
+	put(w, "country_code", country_code);
 	jw_end(w);
 	if (at != NULL) {
 		at->given = 1;
 		at->country_code = country_code;
 		at->province_code = province_code;
-	} else {
-		jv_free(country_code);
-		jv_free(province_code);
 	}
-	jv_free(a);
 }
 
 /* The personal fields of a customer (embedded in an order, or alone). */
 static void
-person(struct conv *c, struct jw *w, jv cust)
+person(struct conv *c, struct jw *w, jr cust)
 {
 	personal(w, "email", text(c, cust, "email", NULL), 1);
 	personal(w, "first_name", text(c, cust, "first_name", "firstName"), 0);
@@ -955,10 +1124,11 @@ person(struct conv *c, struct jw *w, jv cust)
  * whole line's and not a refund's) is written there as an array too.
  */
 static void
-tax_lines(struct conv *c, struct jw *w, jv obj, struct amt *sum, int *count_out,
+tax_lines(struct conv *c, struct jw *w, jr obj, struct amt *sum, int *count_out,
 	  struct jw *kinds)
 {
-	jv list = items(c, obj, "tax_lines", "taxLines");
+	struct items it;
+	jr t;
 
 	memset(sum, 0, sizeof(*sum));
 	sum->have = 1;
@@ -966,20 +1136,20 @@ tax_lines(struct conv *c, struct jw *w, jv obj, struct amt *sum, int *count_out,
 	jw_array(w);
 	if (kinds != NULL)
 		jw_array(kinds);
-	jv_array_foreach(list, i, t)
-	{
+	for (items(c, &it, obj, "tax_lines", "taxLines"); next_item(&it, &t);) {
 		struct amt a =
 		    required_bag(c, t, "price", "price_set", "priceSet");
-		jv title = text(c, t, "title", NULL),
-		   r = rate(c, t, "rate", NULL);
-		jv liable = boolean(c, t, "channel_liable", "channelLiable");
+		struct val title = text(c, t, "title", NULL),
+			   r = rate(c, t, "rate", NULL);
+		struct val liable =
+		    boolean(c, t, "channel_liable", "channelLiable");
 		struct pres p;
 
 		if (kinds != NULL) {
 			jw_object(kinds);
-			put(kinds, "title", jv_copy(title));
-			put(kinds, "rate", jv_copy(r));
-			put(kinds, "channel_liable", jv_copy(liable));
+			put(kinds, "title", title);
+			put(kinds, "rate", r);
+			put(kinds, "channel_liable", liable);
 			jw_end(kinds);
 		}
 		p.n = 0;
@@ -995,52 +1165,49 @@ tax_lines(struct conv *c, struct jw *w, jv obj, struct amt *sum, int *count_out,
 			add(c, &sum->pres, a.pres);
 		else
 			sum->have_pres = 0;
-		jv_free(t);
 		(*count_out)++;
 	}
 	jw_end(w);
 	if (kinds != NULL)
 		jw_end(kinds);
-	jv_free(list);
 }
 
 /* Discount allocations of a line, written as an array into w, and their sum. */
 static void
-allocations(struct conv *c, struct jw *w, jv obj, struct amt *sum)
+allocations(struct conv *c, struct jw *w, jr obj, struct amt *sum)
 {
-	jv list = items(c, obj, "discount_allocations", "discountAllocations");
+	struct items it;
+	jr d;
 
 	memset(sum, 0, sizeof(*sum));
 	sum->have = 1;
 	sum->have_pres = c->pcur != NULL;
 	jw_array(w);
-	jv_array_foreach(list, i, d)
-	{
+	for (items(c, &it, obj, "discount_allocations", "discountAllocations");
+	     next_item(&it, &d);) {
 		struct amt a = required_bag(c, d, "amount", "amount_set",
 					    "allocatedAmountSet");
 		struct pres p;
-		jv app, idx;
+		jr app;
 
 		p.n = 0;
 		jw_object(w);
 		put_amt(c, w, &p, "amount", a);
 		put_presentment(c, w, &p);
-		app = json_get(d, "discountApplication");
-		idx = jv_is_valid(app)
-			  ? count(c, app, "index", NULL)
-			  : count(c, d, "discount_application_index", NULL);
-		jv_free(app);
-		put(w, "application_index", idx);
+		app = jr_get(d, "discountApplication");
+		put_count(
+		    w, "application_index",
+		    app != NULL
+			? count(c, app, "index", NULL)
+			: count(c, d, "discount_application_index", NULL));
 		jw_end(w);
 		add(c, &sum->shop, a.shop);
 		if (a.have_pres)
 			add(c, &sum->pres, a.pres);
 		else
 			sum->have_pres = 0;
-		jv_free(d);
 	}
 	jw_end(w);
-	jv_free(list);
 }
 
 /* Running sums over an order's lines, for the consistency checks. */
@@ -1059,14 +1226,15 @@ struct order_sums {
  * name, quantity, unit price, discount, gift_card, taxable and the kinds
  * of its taxes), which a refund of the line copies so that enrich-tax
  * plans a refund from the refund alone: a day split for parallel may put
- * an order and its refund in different processes.  Returns the line's id
- * (owned), null when it has none.
+ * an order and its refund in different processes.  Returns the line's id,
+ * null when it has none.
  */
-static jv
-line_item(struct conv *c, struct jw *w, jv li, int index, struct order_sums *s,
+static struct val
+line_item(struct conv *c, struct jw *w, jr li, int index, struct order_sums *s,
 	  struct jw *refunded)
 {
-	jv id, qty, sku, title, name, gift_card, taxable;
+	struct val id, sku, title, name, gift_card, taxable;
+	struct count qty;
 	struct amt unit, disc, tax;
 	struct pres p;
 	int64_t total, ptotal = 0, q = 0;
@@ -1079,33 +1247,33 @@ line_item(struct conv *c, struct jw *w, jv li, int index, struct order_sums *s,
 		 "line item %d: ", index + 1);
 	id = required_id(c, li, "id", NULL);
 	qty = count(c, li, "quantity", NULL);
-	if (jv_get_kind(qty) != JV_KIND_NUMBER)
+	if (!qty.have)
 		fail(c, "missing_field", "'quantity' is missing");
 	else
-		q = (int64_t)jv_number_value(qty);
+		q = (int64_t)qty.n;
 	unit =
 	    required_bag(c, li, "price", "price_set", "originalUnitPriceSet");
 	if (money_mul(unit.shop, q, &total) < 0 ||
 	    (unit.have_pres && money_mul(unit.pres, q, &ptotal) < 0))
 		fail(c, "bad_amount", "price x quantity overflows");
 	jw_object(w);
-	put(w, "id", jv_copy(id));
+	put(w, "id", id);
 	put(w, "product_id", id_field(c, li, "product_id", "product"));
 	put(w, "variant_id", id_field(c, li, "variant_id", "variant"));
 	sku = text(c, li, "sku", NULL);
-	put(w, "sku", jv_copy(sku));
+	put(w, "sku", sku);
 	title = text(c, li, "title", NULL);
-	put(w, "title", jv_copy(title));
+	put(w, "title", title);
 	put(w, "variant_title", text(c, li, "variant_title", "variantTitle"));
 	name = text(c, li, "name", NULL);
-	put(w, "name", jv_copy(name));
-	put(w, "quantity", jv_copy(qty));
-	put(w, "current_quantity",
-	    count(c, li, "current_quantity", "currentQuantity"));
+	put(w, "name", name);
+	put_count(w, "quantity", qty);
+	put_count(w, "current_quantity",
+		  count(c, li, "current_quantity", "currentQuantity"));
 	gift_card = boolean(c, li, "gift_card", "isGiftCard");
-	put(w, "gift_card", jv_copy(gift_card));
+	put(w, "gift_card", gift_card);
 	taxable = boolean(c, li, "taxable", NULL);
-	put(w, "taxable", jv_copy(taxable));
+	put(w, "taxable", taxable);
 	put(w, "requires_shipping",
 	    boolean(c, li, "requires_shipping", "requiresShipping"));
 	jw_key(w, "discount_allocations");
@@ -1131,7 +1299,7 @@ line_item(struct conv *c, struct jw *w, jv li, int index, struct order_sums *s,
 		put(refunded, "sku", sku);
 		put(refunded, "title", title);
 		put(refunded, "name", name);
-		put(refunded, "quantity", qty);
+		put_count(refunded, "quantity", qty);
 		jw_key(refunded, "unit_price");
 		if (unit.have)
 			jw_money(refunded, unit.shop, c->exp);
@@ -1141,13 +1309,6 @@ line_item(struct conv *c, struct jw *w, jv li, int index, struct order_sums *s,
 		put(refunded, "gift_card", gift_card);
 		put(refunded, "taxable", taxable);
 		jw_end(refunded);
-	} else {
-		jv_free(sku);
-		jv_free(title);
-		jv_free(name);
-		jv_free(qty);
-		jv_free(gift_card);
-		jv_free(taxable);
 	}
 	if (disc.shop > total || disc.shop < 0)
 		fail(c, "inconsistent_totals",
@@ -1164,13 +1325,13 @@ line_item(struct conv *c, struct jw *w, jv li, int index, struct order_sums *s,
 /*
  * Write the shipping line sl as an object into w, and when refunded is
  * not NULL, what a refund of it copies (its title and the kinds of its
- * taxes) there.  Returns its id (owned), null when it has none.
+ * taxes) there.  Returns its id, null when it has none.
  */
-static jv
-shipping_line(struct conv *c, struct jw *w, jv sl, int index,
+static struct val
+shipping_line(struct conv *c, struct jw *w, jr sl, int index,
 	      struct order_sums *s, struct jw *refunded)
 {
-	jv id, title;
+	struct val id, title;
 	struct amt price, disc_price, disc, tax;
 	struct pres p;
 	char where[sizeof(c->where)];
@@ -1185,19 +1346,18 @@ shipping_line(struct conv *c, struct jw *w, jv sl, int index,
 			 "discountedPriceSet");
 	jw_object(w);
 	id = id_field(c, sl, "id", NULL);
-	put(w, "id", jv_copy(id));
+	put(w, "id", id);
 	title = text(c, sl, "title", NULL);
-	put(w, "title", jv_copy(title));
+	put(w, "title", title);
 	put(w, "code", text(c, sl, "code", NULL));
 	put(w, "source", text(c, sl, "source", NULL));
 	jw_key(w, "discount_allocations");
 	allocations(c, w, sl, &disc);
 	if (refunded != NULL) {
 		jw_object(refunded);
-		put(refunded, "title", jv_copy(title));
+		put(refunded, "title", title);
 		jw_key(refunded, "tax_lines");
 	}
-	jv_free(title);
 	jw_key(w, "tax_lines");
 	tax_lines(c, w, sl, &tax, &n, refunded);
 	if (refunded != NULL)
@@ -1247,13 +1407,13 @@ check_sum(struct conv *c, const char *what, int64_t computed, struct amt a,
 
 /* What a refund inside an order needs of the order. */
 struct order_facts {
-	jv taxes_included; /* borrowed */
-	struct place at;   /* where its tax was levied (borrowed) */
+	struct val taxes_included;
+	struct place at; /* where its tax was levied */
 };
 
 /* Remember what a refund copies of the order's line just written. */
 static void
-keep_copy(int shipping, jv id, size_t start)
+keep_copy(int shipping, struct val id, size_t start)
 {
 	struct line_copy *l;
 	size_t end;
@@ -1299,24 +1459,26 @@ struct payment_made {
 	struct amt amount;
 };
 
-static void payment(struct conv *c, jv t, jv order_id, jv order_name,
-		    struct payment_made *made);
-static void refund(struct conv *c, jv rf, jv order_id, jv order_name,
-		   const struct order_facts *order);
+static void payment(struct conv *c, jr t, struct val order_id,
+		    struct val order_name, struct payment_made *made);
+static void refund(struct conv *c, jr rf, struct val order_id,
+		   struct val order_name, const struct order_facts *order);
 
 static void
-order(struct conv *c, jv d)
+order(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id, name, list, cust, tincl, gateways;
-	struct place billing = {0, jv_null(), jv_null()};
-	struct place shipping_at = {0, jv_null(), jv_null()};
+	struct val id, name, tincl;
+	struct place billing = {0, {NULL, NULL}, {NULL, NULL}};
+	struct place shipping_at = {0, {NULL, NULL}, {NULL, NULL}};
 	struct order_facts facts;
 	struct order_sums s;
 	struct amt line_items, subtotal, discounts, shipping, tax, total, tip;
 	struct amt duties;
 	struct pres ptotals, pcurrent;
+	struct items it;
+	jr cust, gateways, item;
 	int64_t expect;
 	int excluded, copies;
 
@@ -1328,8 +1490,8 @@ order(struct conv *c, jv d)
 	currencies(c, d, "currency", "currencyCode", "presentment_currency",
 		   "presentmentCurrencyCode");
 	record(c, r, "order", str(id));
-	put(w, "id", jv_copy(id));
-	put(w, "name", jv_copy(name));
+	put(w, "id", id);
+	put(w, "name", name);
 	put(w, "created_at", timestamp(c, d, "created_at", "createdAt"));
 	put(w, "processed_at", timestamp(c, d, "processed_at", "processedAt"));
 	put(w, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
@@ -1339,8 +1501,8 @@ order(struct conv *c, jv d)
 	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	jw_put_string(w, "presentment_currency", c->pcur ? c->pcur : c->cur);
 	tincl = boolean(c, d, "taxes_included", "taxesIncluded");
-	excluded = jv_get_kind(tincl) != JV_KIND_TRUE;
-	put(w, "taxes_included", jv_copy(tincl));
+	excluded = jr_kind(tincl.in) != JR_TRUE;
+	put(w, "taxes_included", tincl);
 	put(w, "test", boolean(c, d, "test", NULL));
 	put(w, "financial_status",
 	    code(c, d, "financial_status", "displayFinancialStatus"));
@@ -1348,30 +1510,29 @@ order(struct conv *c, jv d)
 	    code(c, d, "fulfillment_status", "displayFulfillmentStatus"));
 	put(w, "source_name", text(c, d, "source_name", "sourceName"));
 	gateways = field(d, "payment_gateway_names", "paymentGatewayNames");
-	put(w, "gateways", jv_is_valid(gateways) ? gateways : jv_array());
+	jw_key(w, "gateways");
+	if (gateways != NULL) {
+		jw_jr(w, gateways);
+	} else {
+		jw_array(w);
+		jw_end(w);
+	}
 	jw_key(w, "discount_codes");
 	jw_array(w);
-	list = items(c, d, "discount_codes", "discountCodes");
-	jv_array_foreach(list, i, dc)
-	{
-		jv code_v = jv_get_kind(dc) == JV_KIND_STRING
-				? jv_copy(dc)
-				: text(c, dc, "code", NULL);
-
-		jw_jv(w, code_v);
-		jv_free(code_v);
-		jv_free(dc);
-	}
-	jv_free(list);
+	for (items(c, &it, d, "discount_codes", "discountCodes");
+	     next_item(&it, &item);)
+		write_val(w, jr_kind(item) == JR_STRING
+				 ? in_val(item)
+				 : text(c, item, "code", NULL));
 	jw_end(w);
 	personal(w, "email", text(c, d, "email", NULL), 1);
 	personal(w, "phone", text(c, d, "phone", NULL), 0);
 	cust = field(d, "customer", NULL);
 	jw_key(w, "customer");
-	if (jv_get_kind(cust) == JV_KIND_OBJECT) {
+	if (jr_kind(cust) == JR_OBJECT) {
 		/* Hand-made payloads have customers without ids: no join then.
 		 */
-		jv cid = id_field(c, cust, "id", NULL);
+		struct val cid = id_field(c, cust, "id", NULL);
 
 		jw_object(w);
 		put_key(c, w, "key", "customer", str(cid));
@@ -1381,53 +1542,42 @@ order(struct conv *c, jv d)
 	} else {
 		jw_null(w);
 	}
-	jv_free(cust);
 	jw_key(w, "billing_address");
 	address(c, w, d, "billing_address", "billingAddress", &billing);
 	jw_key(w, "shipping_address");
 	address(c, w, d, "shipping_address", "shippingAddress", &shipping_at);
 
 	/* Only an order with refunds needs what they copy of its lines. */
-	list = field(d, "refunds", NULL);
-	copies = jv_is_valid(list);
-	jv_free(list);
+	copies = field(d, "refunds", NULL) != NULL;
 	jw_reset(&records.lines);
 	records.ncopies = 0;
 	jw_key(w, "lines");
 	jw_array(w);
-	list = items(c, d, "line_items", "lineItems");
-	jv_array_foreach(list, i, li)
-	{
+	for (items(c, &it, d, "line_items", "lineItems");
+	     next_item(&it, &item);) {
 		size_t start;
-		jv lid;
+		struct val lid;
 
 		jw_text(&records.lines, &start);
-		lid =
-		    line_item(c, w, li, i, &s, copies ? &records.lines : NULL);
+		lid = line_item(c, w, item, it.i, &s,
+				copies ? &records.lines : NULL);
 		if (copies)
 			keep_copy(0, lid, start);
-		jv_free(lid);
-		jv_free(li);
 	}
-	jv_free(list);
 	jw_end(w);
 	jw_key(w, "shipping_lines");
 	jw_array(w);
-	list = items(c, d, "shipping_lines", "shippingLines");
-	jv_array_foreach(list, i, sl)
-	{
+	for (items(c, &it, d, "shipping_lines", "shippingLines");
+	     next_item(&it, &item);) {
 		size_t start;
-		jv sid;
+		struct val sid;
 
 		jw_text(&records.lines, &start);
-		sid = shipping_line(c, w, sl, i, &s,
+		sid = shipping_line(c, w, item, it.i, &s,
 				    copies ? &records.lines : NULL);
 		if (copies)
 			keep_copy(1, sid, start);
-		jv_free(sid);
-		jv_free(sl);
 	}
-	jv_free(list);
 	jw_end(w);
 	{
 		struct amt ot;
@@ -1526,18 +1676,14 @@ order(struct conv *c, jv d)
 
 	jw_key(w, "payments");
 	jw_array(w);
-	list = items(c, d, "transactions", NULL);
-	jv_array_foreach(list, i, t)
-	{
+	for (items(c, &it, d, "transactions", NULL); next_item(&it, &item);) {
 		struct payment_made made;
 
-		payment(c, t, id, name, &made);
+		payment(c, item, id, name, &made);
 		jw_string(w,
 			  records.payment.key[0] ? records.payment.key : NULL);
 		emit(&records.payment);
-		jv_free(t);
 	}
-	jv_free(list);
 	jw_end(w);
 	/* Where the order's tax was levied, as enrich-tax chooses: the
 	 * shipping address, or the billing address when it has none. */
@@ -1545,23 +1691,12 @@ order(struct conv *c, jv d)
 	facts.at = shipping_at.given ? shipping_at : billing;
 	jw_key(w, "refunds");
 	jw_array(w);
-	list = items(c, d, "refunds", NULL);
-	jv_array_foreach(list, i, rf)
-	{
-		refund(c, rf, id, name, &facts);
+	for (items(c, &it, d, "refunds", NULL); next_item(&it, &item);) {
+		refund(c, item, id, name, &facts);
 		jw_string(w, records.refund.key[0] ? records.refund.key : NULL);
 		emit(&records.refund);
-		jv_free(rf);
 	}
-	jv_free(list);
 	jw_end(w);
-	jv_free(id);
-	jv_free(name);
-	jv_free(tincl);
-	jv_free(billing.country_code);
-	jv_free(billing.province_code);
-	jv_free(shipping_at.country_code);
-	jv_free(shipping_at.province_code);
 	/* The order goes first, before what was split out of it. */
 	lead(c, r);
 }
@@ -1584,12 +1719,14 @@ moves_money(const char *kind, const char *status)
  * currency its amount is in.  What a refund needs of it goes in *made.
  */
 static void
-payment(struct conv *c, jv t, jv order_id, jv order_name,
+payment(struct conv *c, jr t, struct val order_id, struct val order_name,
 	struct payment_made *made)
 {
 	struct rec *r = &records.payment;
 	struct jw *w = &r->w;
-	jv id, type, status, list;
+	struct val id, type, status;
+	struct items it;
+	jr f;
 	const char *tcur;
 	struct amt a;
 	struct pres p;
@@ -1602,12 +1739,10 @@ payment(struct conv *c, jv t, jv order_id, jv order_name,
 	snprintf(c->where + strlen(c->where),
 		 sizeof(c->where) - strlen(c->where),
 		 "transaction '%s': ", str(id) ? str(id) : "?");
-	if (jv_get_kind(order_id) != JV_KIND_STRING)
+	if (str(order_id) == NULL)
 		order_id = id_field(c, t, "order_id", "order");
-	else
-		order_id = jv_copy(order_id);
-	tcur = json_str(t, "currency");
-	if (tcur != NULL && !json_has(t, "amountSet")) {
+	tcur = jr_get_str(t, "currency");
+	if (tcur != NULL && !has(t, "amountSet")) {
 		/* REST: the amount is in the currency it names. */
 		if ((c->exp = currency_exponent(tcur)) < 0)
 			fail(c, "bad_currency",
@@ -1629,9 +1764,9 @@ payment(struct conv *c, jv t, jv order_id, jv order_name,
 	made->amount = a;
 	record(c, r, "payment", str(id));
 	put(w, "id", id);
-	put(w, "order_id", jv_copy(order_id));
+	put(w, "order_id", order_id);
 	put_key(c, w, "order_key", "order", str(order_id));
-	put(w, "order_name", jv_copy(order_name));
+	put(w, "order_name", order_name);
 	put(w, "type", type);
 	put(w, "status", status);
 	jw_put_bool(w, "moves_money", made->moves_money);
@@ -1656,27 +1791,21 @@ payment(struct conv *c, jv t, jv order_id, jv order_name,
 	}
 	jw_key(w, "fees");
 	jw_array(w);
-	list = items(c, t, "fees", NULL);
-	jv_array_foreach(list, i, f)
-	{
-		jv m = json_get(f, "amount");
+	for (items(c, &it, t, "fees", NULL); next_item(&it, &f);) {
+		jr m = jr_get(f, "amount");
 		int64_t v = 0;
 
-		if (jv_get_kind(m) == JV_KIND_OBJECT)
+		if (jr_kind(m) == JR_OBJECT)
 			money_v2(c, m, c->cur, c->exp, "fees.amount", &v);
 		else
 			fail(c, "bad_amount", "'fees.amount' is not money");
-		jv_free(m);
 		jw_object(w);
 		put_money(c, w, "amount", v);
 		put(w, "type", code(c, f, "type", NULL));
 		put(w, "rate", rate(c, f, "rate", NULL));
 		jw_end(w);
-		jv_free(f);
 	}
-	jv_free(list);
 	jw_end(w);
-	jv_free(order_id);
 	memcpy(c->where, where, sizeof(where));
 	c->cur = saved_cur;
 	c->pcur = saved_pcur;
@@ -1692,12 +1821,14 @@ payment(struct conv *c, jv t, jv order_id, jv order_name,
  * jurisdiction nor whether its taxes were included.
  */
 static void
-refund(struct conv *c, jv rf, jv order_id, jv order_name,
+refund(struct conv *c, jr rf, struct val order_id, struct val order_name,
        const struct order_facts *order)
 {
 	struct rec *r = &records.refund;
 	struct jw *w = &r->w;
-	jv id, list;
+	struct val id;
+	struct items it;
+	jr item;
 	struct pres p;
 	int64_t moved = 0;
 	char where[sizeof(c->where)];
@@ -1707,29 +1838,26 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 	snprintf(c->where + strlen(c->where),
 		 sizeof(c->where) - strlen(c->where),
 		 "refund '%s': ", str(id) ? str(id) : "?");
-	if (jv_get_kind(order_id) != JV_KIND_STRING)
+	if (str(order_id) == NULL)
 		order_id = id_field(c, rf, "order_id", "order");
-	else
-		order_id = jv_copy(order_id);
 	if (c->cur == NULL)
 		currencies(c, rf, "currency", NULL, NULL, NULL);
 	record(c, r, "refund", str(id));
 	put(w, "id", id);
-	put(w, "order_id", jv_copy(order_id));
+	put(w, "order_id", order_id);
 	put_key(c, w, "order_key", "order", str(order_id));
-	put(w, "order_name", jv_copy(order_name));
+	put(w, "order_name", order_name);
 	put(w, "created_at", timestamp(c, rf, "created_at", "createdAt"));
 	put(w, "processed_at", timestamp(c, rf, "processed_at", "processedAt"));
 	put(w, "note", text(c, rf, "note", NULL));
 	put(w, "restock", boolean(c, rf, "restock", NULL));
-	put(w, "taxes_included",
-	    order ? jv_copy(order->taxes_included) : jv_null());
+	put(w, "taxes_included", order ? order->taxes_included : null_val);
 	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	jw_key(w, "jurisdiction");
 	if (order != NULL) {
 		jw_object(w);
-		put(w, "country_code", jv_copy(order->at.country_code));
-		put(w, "province_code", jv_copy(order->at.province_code));
+		put(w, "country_code", order->at.country_code);
+		put(w, "province_code", order->at.province_code);
 		jw_end(w);
 	} else {
 		jw_null(w);
@@ -1737,36 +1865,30 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 
 	jw_key(w, "lines");
 	jw_array(w);
-	list = items(c, rf, "refund_line_items", "refundLineItems");
-	jv_array_foreach(list, i, rl)
-	{
-		jv li = json_get(rl, "line_item"), lid;
+	for (items(c, &it, rf, "refund_line_items", "refundLineItems");
+	     next_item(&it, &item);) {
+		jr li = jr_get(item, "line_item");
+		struct val lid;
 		char rwhere[sizeof(c->where)];
 
 		memcpy(rwhere, c->where, sizeof(rwhere));
 		snprintf(c->where + strlen(c->where),
 			 sizeof(c->where) - strlen(c->where),
-			 "refund line %d: ", i + 1);
+			 "refund line %d: ", it.i + 1);
 
-		if (!jv_is_valid(li)) {
-			jv_free(li);
-			li = json_get(rl, "lineItem");
-		}
+		if (li == NULL)
+			li = jr_get(item, "lineItem");
 		jw_object(w);
-		put(w, "id", id_field(c, rl, "id", NULL));
-		lid = jv_get_kind(li) == JV_KIND_OBJECT
-			  ? id_field(c, li, "id", NULL)
-			  : jv_null();
-		if (jv_get_kind(lid) == JV_KIND_NULL) {
-			jv_free(lid);
-			lid = id_field(c, rl, "line_item_id", NULL);
-		}
-		put(w, "line_item_id", jv_copy(lid));
+		put(w, "id", id_field(c, item, "id", NULL));
+		lid = jr_kind(li) == JR_OBJECT ? id_field(c, li, "id", NULL)
+					       : null_val;
+		if (is_null(lid))
+			lid = id_field(c, item, "line_item_id", NULL);
+		put(w, "line_item_id", lid);
 		if (order != NULL) {
 			put_copy(w, "line_item", 0, str(lid));
-		} else if (jv_get_kind(li) == JV_KIND_OBJECT &&
-			   (json_has(li, "price") ||
-			    json_has(li, "price_set"))) {
+		} else if (jr_kind(li) == JR_OBJECT &&
+			   (has(li, "price") || has(li, "price_set"))) {
 			/* REST gives the whole line; a bare {id, sku} is
 			 * not enough to copy.  The line is written aside,
 			 * its copy into the refund. */
@@ -1775,87 +1897,74 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 			memset(&ignored, 0, sizeof(ignored));
 			jw_reset(&records.scratch);
 			jw_key(w, "line_item");
-			jv_free(
-			    line_item(c, &records.scratch, li, i, &ignored, w));
+			line_item(c, &records.scratch, li, it.i, &ignored, w);
 		} else {
 			jw_put_null(w, "line_item");
 		}
-		jv_free(lid);
 		put(w, "sku", text(c, li, "sku", NULL));
-		put(w, "quantity", count(c, rl, "quantity", NULL));
+		put_count(w, "quantity", count(c, item, "quantity", NULL));
 		put(w, "restock_type",
-		    code(c, rl, "restock_type", "restockType"));
+		    code(c, item, "restock_type", "restockType"));
 		p.n = 0;
 		put_amt(c, w, &p, "subtotal",
-			required_bag(c, rl, "subtotal", "subtotal_set",
+			required_bag(c, item, "subtotal", "subtotal_set",
 				     "subtotalSet"));
 		put_amt(c, w, &p, "tax",
-			required_bag(c, rl, "total_tax", "total_tax_set",
+			required_bag(c, item, "total_tax", "total_tax_set",
 				     "totalTaxSet"));
 		put_presentment(c, w, &p);
 		jw_end(w);
 		memcpy(c->where, rwhere, sizeof(rwhere));
-		jv_free(li);
-		jv_free(rl);
 	}
-	jv_free(list);
 	jw_end(w);
 	jw_key(w, "shipping");
 	jw_array(w);
-	list = items(c, rf, "refund_shipping_lines", "refundShippingLines");
-	jv_array_foreach(list, i, sl)
-	{
-		jv sid = id_field(c, sl, "shipping_line_id", "shippingLine");
+	for (items(c, &it, rf, "refund_shipping_lines", "refundShippingLines");
+	     next_item(&it, &item);) {
+		struct val sid =
+		    id_field(c, item, "shipping_line_id", "shippingLine");
 
 		jw_object(w);
-		put(w, "shipping_line_id", jv_copy(sid));
+		put(w, "shipping_line_id", sid);
 		if (order != NULL)
 			put_copy(w, "shipping_line", 1, str(sid));
 		else
 			jw_put_null(w, "shipping_line");
-		jv_free(sid);
 		p.n = 0;
 		put_amt(c, w, &p, "amount",
-			required_bag(c, sl, NULL, "subtotal_amount_set",
+			required_bag(c, item, NULL, "subtotal_amount_set",
 				     "subtotalAmountSet"));
 		put_amt(c, w, &p, "tax",
-			bag(c, sl, NULL, "tax_amount_set", "taxAmountSet"));
+			bag(c, item, NULL, "tax_amount_set", "taxAmountSet"));
 		put_presentment(c, w, &p);
 		jw_end(w);
-		jv_free(sl);
 	}
-	jv_free(list);
 	jw_end(w);
 	jw_key(w, "adjustments");
 	jw_array(w);
-	list = items(c, rf, "order_adjustments", "orderAdjustments");
-	jv_array_foreach(list, i, oa)
-	{
+	for (items(c, &it, rf, "order_adjustments", "orderAdjustments");
+	     next_item(&it, &item);) {
 		jw_object(w);
-		put(w, "id", id_field(c, oa, "id", NULL));
-		put(w, "kind", code(c, oa, "kind", "reason"));
-		put(w, "reason", text(c, oa, "reason", NULL));
+		put(w, "id", id_field(c, item, "id", NULL));
+		put(w, "kind", code(c, item, "kind", "reason"));
+		put(w, "reason", text(c, item, "reason", NULL));
 		p.n = 0;
 		put_amt(
 		    c, w, &p, "amount",
-		    required_bag(c, oa, "amount", "amount_set", "amountSet"));
-		put_amt(
-		    c, w, &p, "tax",
-		    bag(c, oa, "tax_amount", "tax_amount_set", "taxAmountSet"));
+		    required_bag(c, item, "amount", "amount_set", "amountSet"));
+		put_amt(c, w, &p, "tax",
+			bag(c, item, "tax_amount", "tax_amount_set",
+			    "taxAmountSet"));
 		put_presentment(c, w, &p);
 		jw_end(w);
-		jv_free(oa);
 	}
-	jv_free(list);
 	jw_end(w);
 	jw_key(w, "payments");
 	jw_array(w);
-	list = items(c, rf, "transactions", NULL);
-	jv_array_foreach(list, i, t)
-	{
+	for (items(c, &it, rf, "transactions", NULL); next_item(&it, &item);) {
 		struct payment_made made;
 
-		payment(c, t, order_id, order_name, &made);
+		payment(c, item, order_id, order_name, &made);
 		jw_string(w,
 			  records.payment.key[0] ? records.payment.key : NULL);
 		/* What the refund paid back: its successful refund
@@ -1864,16 +1973,13 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 		    strcmp(made.currency, c->cur) == 0 && made.amount.have)
 			add(c, &moved, made.amount.shop);
 		emit(&records.payment);
-		jv_free(t);
 	}
-	jv_free(list);
 	jw_end(w);
 	put_money(c, w, "total", moved);
 	p.n = 0;
 	put_amt(c, w, &p, "total_refunded",
 		bag(c, rf, NULL, "total_refunded_set", "totalRefundedSet"));
 	put_presentment(c, w, &p);
-	jv_free(order_id);
 	memcpy(c->where, where, sizeof(where));
 }
 
@@ -1881,35 +1987,32 @@ refund(struct conv *c, jv rf, jv order_id, jv order_name,
 
 /* A MoneyV2 (GraphQL) or a plain amount with the record's currency. */
 static int64_t
-plain_money(struct conv *c, jv obj, const char *rest, const char *gql,
+plain_money(struct conv *c, jr obj, const char *rest, const char *gql,
 	    int required)
 {
-	jv v = field(obj, rest, gql);
+	jr v = field(obj, rest, gql);
 	int64_t out = 0;
 
-	if (!jv_is_valid(v)) {
+	if (v == NULL) {
 		if (required)
 			fail(c, "missing_field", "'%s' is missing",
 			     name_of(rest, gql));
-	} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
+	} else if (jr_kind(v) == JR_OBJECT) {
 		money_v2(c, v, c->cur, c->exp, name_of(rest, gql), &out);
 	} else {
 		parse_amount(c, v, c->exp, name_of(rest, gql), &out);
 	}
-	jv_free(v);
 	return out;
 }
 
 /* The currency of a record whose amounts are MoneyV2 or plain + currency. */
 static void
-money_currency(struct conv *c, jv d, const char *gql_money)
+money_currency(struct conv *c, jr d, const char *gql_money)
 {
-	jv m = field(d, NULL, gql_money);
-	const char *cur = json_str(m, "currencyCode");
+	const char *cur = jr_get_str(field(d, NULL, gql_money), "currencyCode");
 
-	jv_free(m);
 	if (cur == NULL)
-		cur = json_str(d, "currency");
+		cur = jr_get_str(d, "currency");
 	if (cur == NULL) {
 		fail(c, "missing_field", "'currency' is missing");
 		return;
@@ -1942,11 +2045,12 @@ static const char *const summary_fields[][3] = {
 };
 
 static void
-payout(struct conv *c, jv d)
+payout(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id, sum, issued, date;
+	struct val id;
+	jr sum, issued, date;
 	int64_t amount, gross = 0, fee = 0;
 	size_t i;
 
@@ -1964,26 +2068,24 @@ payout(struct conv *c, jv d)
 	put_money(c, w, "amount", amount);
 	issued = field(d, "issued_at", "issuedAt");
 	date = field(d, "date", NULL);
-	if (jv_get_kind(date) == JV_KIND_STRING) {
+	if (jr_kind(date) == JR_STRING) {
 		const char *why;
 
-		if (utc_check_date(jv_string_value(date), &why) < 0)
+		if (utc_check_date(jr_str(date), &why) < 0)
 			fail(c, "bad_time", "'date' %s", why);
-		put(w, "date", jv_copy(date));
-	} else if (jv_get_kind(issued) == JV_KIND_STRING &&
-		   strlen(jv_string_value(issued)) >= 10) {
+		put(w, "date", in_val(date));
+	} else if (jr_kind(issued) == JR_STRING &&
+		   strlen(jr_str(issued)) >= 10) {
 		/* The payout's date as Shopify wrote it, in its own offset. */
 		jw_key(w, "date");
-		jw_stringn(w, jv_string_value(issued), 10);
+		jw_stringn(w, jr_str(issued), 10);
 	} else {
 		fail(c, "missing_field", "'date' is missing");
 	}
-	jv_free(issued);
-	jv_free(date);
 	put(w, "issued_at", timestamp(c, d, "issued_at", "issuedAt"));
 	sum = field(d, "summary", NULL);
 	jw_key(w, "summary");
-	if (jv_get_kind(sum) == JV_KIND_OBJECT) {
+	if (jr_kind(sum) == JR_OBJECT) {
 		jw_object(w);
 		for (i = 0;
 		     i < sizeof(summary_fields) / sizeof(summary_fields[0]);
@@ -1991,7 +2093,7 @@ payout(struct conv *c, jv d)
 			const char *const *f = summary_fields[i];
 			int64_t v;
 
-			if (!json_has(sum, f[1]) && !json_has(sum, f[2]))
+			if (!has(sum, f[1]) && !has(sum, f[2]))
 				continue;
 			v = plain_money(c, sum, f[1], f[2], 0);
 			put_money(c, w, f[0], v);
@@ -2012,35 +2114,28 @@ payout(struct conv *c, jv d)
 	} else {
 		jw_null(w);
 	}
-	jv_free(sum);
 	emit(r);
 }
 
 /* REST's source types mix styles ("Payments::Refund"); keep the last word. */
-static jv
-source_type(struct conv *c, jv d)
+static struct val
+source_type(struct conv *c, jr d)
 {
-	jv v = code(c, d, "source_type", "sourceType");
-	const char *s, *colon;
+	struct val v = code(c, d, "source_type", "sourceType");
+	const char *colon;
 
-	if (jv_get_kind(v) != JV_KIND_STRING)
-		return v;
-	s = jv_string_value(v);
-	if ((colon = strrchr(s, ':')) != NULL) {
-		jv last = jv_string(colon + 1);
-
-		jv_free(v);
-		return last;
-	}
+	if (str(v) != NULL && (colon = strrchr(str(v), ':')) != NULL)
+		return text_val(colon + 1);
 	return v;
 }
 
 static void
-balance_transaction(struct conv *c, jv d)
+balance_transaction(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id, payout_id, order_id, tx_id, type, assoc;
+	struct val id, payout_id, order_id, tx_id, type;
+	jr assoc;
 	int64_t amount, fee, net;
 	char sid[160];
 
@@ -2067,10 +2162,8 @@ balance_transaction(struct conv *c, jv d)
 	jw_put_string(w, "gateway", "shopify_payments");
 	type = code(c, d, "type", NULL);
 	/* GraphQL calls the payout's own row TRANSFER, REST "payout". */
-	if (str(type) && strcmp(str(type), "transfer") == 0) {
-		jv_free(type);
-		type = jv_string("payout");
-	}
+	if (str(type) && strcmp(str(type), "transfer") == 0)
+		type = text_val("payout");
 	put(w, "type", type);
 	put(w, "test", boolean(c, d, "test", NULL));
 	jw_put_string(w, "currency", c->cur ? c->cur : "");
@@ -2078,25 +2171,23 @@ balance_transaction(struct conv *c, jv d)
 	put_money(c, w, "fee", fee);
 	put_money(c, w, "net", net);
 	assoc = field(d, NULL, "associatedPayout");
-	if (jv_get_kind(assoc) == JV_KIND_OBJECT) {
+	if (jr_kind(assoc) == JR_OBJECT) {
 		payout_id = id_field(c, assoc, "id", NULL);
 		put(w, "payout_status", code(c, assoc, "status", NULL));
 	} else {
 		payout_id = id_field(c, d, "payout_id", NULL);
 		put(w, "payout_status", code(c, d, "payout_status", NULL));
 	}
-	jv_free(assoc);
 	put_key(c, w, "payout_key", "payout", str(payout_id));
 	put(w, "payout_id", payout_id);
 	assoc = field(d, NULL, "associatedOrder");
-	if (jv_get_kind(assoc) == JV_KIND_OBJECT) {
+	if (jr_kind(assoc) == JR_OBJECT) {
 		order_id = id_field(c, assoc, "id", NULL);
 		put(w, "order_name", text(c, assoc, "name", NULL));
 	} else {
 		order_id = id_field(c, d, "source_order_id", NULL);
 		jw_put_null(w, "order_name");
 	}
-	jv_free(assoc);
 	put_key(c, w, "order_key", "order", str(order_id));
 	put(w, "order_id", order_id);
 	tx_id = id_field(c, d, "source_order_transaction_id",
@@ -2113,11 +2204,12 @@ balance_transaction(struct conv *c, jv d)
 }
 
 static void
-dispute(struct conv *c, jv d)
+dispute(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id, order_id, reasons = field(d, NULL, "reasonDetails");
+	struct val id, order_id;
+	jr reasons = field(d, NULL, "reasonDetails");
 
 	id = required_id(c, d, "id", NULL);
 	context(c, "dispute", str(id));
@@ -2131,7 +2223,7 @@ dispute(struct conv *c, jv d)
 	put(w, "type", code(c, d, "type", NULL));
 	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "amount", plain_money(c, d, "amount", NULL, 1));
-	if (jv_get_kind(reasons) == JV_KIND_OBJECT) {
+	if (jr_kind(reasons) == JR_OBJECT) {
 		put(w, "reason", code(c, reasons, "reason", NULL));
 		put(w, "network_reason_code",
 		    text(c, reasons, "networkReasonCode", NULL));
@@ -2147,26 +2239,26 @@ dispute(struct conv *c, jv d)
 	put(w, "evidence_sent_on",
 	    timestamp(c, d, "evidence_sent_on", "evidenceSentOn"));
 	put(w, "finalized_on", timestamp(c, d, "finalized_on", "finalizedOn"));
-	jv_free(reasons);
 	emit(r);
 }
 
 /* --- master data ------------------------------------------------------ */
 
-/* One product record per variant: the variant is what an order line sells. */
+/*
+ * One product record per variant: the variant is what an order line sells.
+ * product is NULL for a variant that came alone.
+ */
 static void
-variant(struct conv *c, jv v, jv product)
+variant(struct conv *c, jr v, jr product)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id, pid;
+	struct val id, pid;
 
 	id = required_id(c, v, "id", NULL);
 	pid = id_field(c, v, "product_id", "product");
-	if (jv_get_kind(pid) == JV_KIND_NULL) {
-		jv_free(pid);
+	if (is_null(pid))
 		pid = id_field(c, product, "id", NULL);
-	}
 	record(c, r, "product", str(id));
 	put(w, "id", id);
 	put(w, "product_id", pid);
@@ -2185,7 +2277,7 @@ variant(struct conv *c, jv v, jv product)
 	    boolean(c, v, "requires_shipping", "requiresShipping"));
 	jw_put_string(w, "currency", c->cur ? c->cur : "");
 	put_money(c, w, "price", plain_money(c, v, "price", NULL, 1));
-	if (json_has(v, "compare_at_price") || json_has(v, "compareAtPrice"))
+	if (has(v, "compare_at_price") || has(v, "compareAtPrice"))
 		put_money(
 		    c, w, "compare_at_price",
 		    plain_money(c, v, "compare_at_price", "compareAtPrice", 0));
@@ -2198,34 +2290,31 @@ variant(struct conv *c, jv v, jv product)
 }
 
 static void
-product(struct conv *c, jv d, int is_variant)
+product(struct conv *c, jr d, int is_variant)
 {
-	jv list, id = id_field(c, d, "id", NULL);
+	struct items it;
+	jr v;
 
-	context(c, is_variant ? "variant" : "product", str(id));
-	jv_free(id);
+	context(c, is_variant ? "variant" : "product",
+		str(id_field(c, d, "id", NULL)));
 	currencies(c, d, "currency", NULL, NULL, NULL);
 	if (is_variant) {
-		variant(c, d, jv_null());
+		variant(c, d, NULL);
 		return;
 	}
-	list = items(c, d, "variants", NULL);
-	if (jv_array_length(jv_copy(list)) == 0)
+	items(c, &it, d, "variants", NULL);
+	if (item_count(&it) == 0)
 		fail(c, "missing_field", "'variants' is empty");
-	jv_array_foreach(list, i, v)
-	{
+	while (next_item(&it, &v))
 		variant(c, v, d);
-		jv_free(v);
-	}
-	jv_free(list);
 }
 
 static void
-customer(struct conv *c, jv d)
+customer(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id = required_id(c, d, "id", NULL);
+	struct val id = required_id(c, d, "id", NULL);
 
 	context(c, "customer", str(id));
 	record(c, r, "customer", str(id));
@@ -2241,11 +2330,14 @@ customer(struct conv *c, jv d)
 }
 
 static void
-inventory(struct conv *c, jv d)
+inventory(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv item, loc, avail = jv_null(), list;
+	struct val item, loc;
+	struct count avail = {NULL, 0, 0};
+	struct items it;
+	jr q;
 	char key[160];
 
 	item = id_field(c, d, "inventory_item_id", "item");
@@ -2257,26 +2349,21 @@ inventory(struct conv *c, jv d)
 	snprintf(key, sizeof(key), "%s@%s", str(item) ? str(item) : "",
 		 str(loc) ? str(loc) : "");
 	context(c, "inventory level", key);
-	if (json_has(d, "available")) {
+	if (has(d, "available")) {
 		avail = count(c, d, "available", NULL);
 	} else {
-		list = items(c, d, NULL, "quantities");
-		jv_array_foreach(list, i, q)
-		{
-			const char *qn = json_str(q, "name");
+		for (items(c, &it, d, NULL, "quantities");
+		     next_item(&it, &q);) {
+			const char *qn = jr_get_str(q, "name");
 
-			if (qn != NULL && strcmp(qn, "available") == 0) {
-				jv_free(avail);
+			if (qn != NULL && strcmp(qn, "available") == 0)
 				avail = count(c, q, "quantity", NULL);
-			}
-			jv_free(q);
 		}
-		jv_free(list);
 	}
 	record(c, r, "inventory", key);
 	put(w, "inventory_item_id", item);
 	put(w, "location_id", loc);
-	put(w, "available", avail);
+	put_count(w, "available", avail);
 	put(w, "updated_at", timestamp(c, d, "updated_at", "updatedAt"));
 	emit(r);
 }
@@ -2284,25 +2371,23 @@ inventory(struct conv *c, jv d)
 /* --- REST resources that are not orders ------------------------------ */
 
 static void
-rest_transaction(struct conv *c, jv d)
+rest_transaction(struct conv *c, jr d)
 {
 	struct payment_made made;
-	jv id = id_field(c, d, "id", NULL);
 
-	context(c, "transaction", str(id));
-	jv_free(id);
+	context(c, "transaction", str(id_field(c, d, "id", NULL)));
 	c->where[0] = '\0';
-	payment(c, d, jv_null(), jv_null(), &made);
+	payment(c, d, null_val, null_val, &made);
 	emit(&records.payment);
 }
 
 static void
-rest_refund(struct conv *c, jv d)
+rest_refund(struct conv *c, jr d)
 {
 	/* A refund alone does not say whether the order's taxes were included.
 	 */
 	c->cur = NULL;
-	refund(c, d, jv_null(), jv_null(), NULL);
+	refund(c, d, null_val, null_val, NULL);
 	/* The refund first, then the transactions split out of it. */
 	lead(c, &records.refund);
 }
@@ -2320,23 +2405,15 @@ rest_refund(struct conv *c, jv d)
 
 /* A column's text, borrowed from data; NULL when absent or empty. */
 static const char *
-cell(jv data, const char *name)
+cell(jr data, const char *name)
 {
-	const char *s = json_str(data, name);
+	const char *s = jr_get_str(data, name);
 
 	return s != NULL && *s != '\0' ? s : NULL;
 }
 
-static jv
-cell_jv(jv data, const char *name)
-{
-	const char *s = cell(data, name);
-
-	return s ? jv_string(s) : jv_null();
-}
-
 static const char *
-required_cell(struct conv *c, jv data, const char *name)
+required_cell(struct conv *c, jr data, const char *name)
 {
 	const char *s = cell(data, name);
 
@@ -2378,7 +2455,7 @@ file_currency(struct conv *c, const char *code_text, const char *name)
 
 /* A decimal amount column in the record's currency. */
 static int64_t
-file_amount(struct conv *c, jv data, const char *name, int required)
+file_amount(struct conv *c, jr data, const char *name, int required)
 {
 	const char *s = cell(data, name), *why;
 	int64_t v = 0;
@@ -2394,7 +2471,7 @@ file_amount(struct conv *c, jv data, const char *name, int required)
 }
 
 /* A timestamp column; with_zone names a column that is UTC by name. */
-static jv
+static struct val
 file_time(struct conv *c, const char *s, const char *name, int utc_by_name)
 {
 	char buf[64], out[UTC_TEXT_MAX];
@@ -2402,7 +2479,7 @@ file_time(struct conv *c, const char *s, const char *name, int utc_by_name)
 	size_t i;
 
 	if (s == NULL)
-		return jv_null();
+		return null_val;
 	/* PayPal writes 2026/11/26; Stripe's *_utc columns have no zone. */
 	snprintf(buf, sizeof(buf), "%s%s", s, utc_by_name ? "Z" : "");
 	for (i = 0; i < 10 && buf[i]; i++)
@@ -2411,13 +2488,13 @@ file_time(struct conv *c, const char *s, const char *name, int utc_by_name)
 	if (utc_normalize(buf, out, &why) < 0) {
 		fail(c, "bad_time", "'%s' is not a timestamp with an offset",
 		     name);
-		return jv_null();
+		return null_val;
 	}
-	return jv_string(out);
+	return text_val(keep(out));
 }
 
 /* The date that begins a date or timestamp column ("2026-11-27 ..."). */
-static jv
+static struct val
 file_date(struct conv *c, const char *s, const char *name)
 {
 	char buf[11];
@@ -2425,7 +2502,7 @@ file_date(struct conv *c, const char *s, const char *name)
 	size_t i;
 
 	if (s == NULL)
-		return jv_null();
+		return null_val;
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (i = 0; buf[i]; i++)
 		if (buf[i] == '/')
@@ -2433,35 +2510,24 @@ file_date(struct conv *c, const char *s, const char *name)
 	if (strlen(s) < 10 || (s[10] != '\0' && s[10] != ' ' && s[10] != 'T') ||
 	    utc_check_date(buf, &why) < 0) {
 		fail(c, "bad_time", "'%s' is not a date", name);
-		return jv_null();
+		return null_val;
 	}
-	return jv_string(buf);
+	return text_val(keep(buf));
 }
 
 /* A code as a word: lower case, spaces as '_' ("marketplace sales tax"). */
-static jv
+static struct val
 file_code(const char *s)
 {
-	char buf[96];
-	size_t i;
-
-	if (s == NULL)
-		return jv_null();
-	snprintf(buf, sizeof(buf), "%s", s);
-	for (i = 0; buf[i]; i++) {
-		if (buf[i] >= 'A' && buf[i] <= 'Z')
-			buf[i] = (char)(buf[i] - 'A' + 'a');
-		else if (buf[i] == ' ')
-			buf[i] = '_';
-	}
-	return jv_string(buf);
+	return text_val(s != NULL ? word(s, 1) : NULL);
 }
 
 /* One settlement line from a file, before it becomes a record. */
 struct file_line {
 	const char *gateway; /* paypal, stripe, shopify_payments */
-	jv id, type, payout_id, payout_status, order_name, payment_reference;
-	jv source_id, source_type, processed_at, available_on;
+	struct val id, type, payout_id, payout_status, order_name;
+	struct val payment_reference, source_id, source_type, processed_at;
+	struct val available_on;
 	int64_t amount, fee, net; /* minor units of c->cur */
 };
 
@@ -2489,9 +2555,9 @@ file_payout_id(const char *gateway, const char *payout_id, char buf[200])
 	return gateway_id(gateway, payout_id, buf);
 }
 
-/* Write the settlement record of l (its jv members consumed). */
+/* Write the settlement record of l. */
 static void
-file_settlement(struct conv *c, struct file_line *l)
+file_settlement(struct conv *c, const struct file_line *l)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
@@ -2535,11 +2601,12 @@ file_settlement(struct conv *c, struct file_line *l)
 
 /*
  * Write the payout a file's payout row stands for; amount is what was
- * paid.  Consumes id, status, date and issued_at.
+ * paid.
  */
 static void
-file_payout(struct conv *c, const char *gateway, jv id, jv status,
-	    int64_t amount, jv date, jv issued_at)
+file_payout(struct conv *c, const char *gateway, struct val id,
+	    struct val status, int64_t amount, struct val date,
+	    struct val issued_at)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
@@ -2581,13 +2648,12 @@ static const char *const shopify_identity[] = {"Transaction Date",
  * number), and the envelope's occurrence, so the same row in a re-sent
  * file has the same key and two equal rows in one file do not.
  */
-static jv
-shopify_row_id(jv env, jv data)
+static struct val
+shopify_row_id(jr env, jr data)
 {
 	struct sha256 h;
 	unsigned char d[SHA256_LEN];
 	char id[4 + 16 + 1], num[32];
-	jv occ = json_get(env, "occurrence");
 	size_t i;
 
 	sha256_init(&h);
@@ -2601,56 +2667,51 @@ shopify_row_id(jv env, jv data)
 			sha256_update(&h, s, strlen(s));
 		sha256_update(&h, "\n", 1);
 	}
-	if (json_number_text(occ, num, sizeof(num)) < 0)
+	if (jr_number_text(jr_get(env, "occurrence"), num, sizeof(num)) < 0)
 		snprintf(num, sizeof(num), "1");
-	jv_free(occ);
 	sha256_update(&h, "occurrence=", 11);
 	sha256_update(&h, num, strlen(num));
 	sha256_final(&h, d);
 	memcpy(id, "csv-", 4);
 	for (i = 0; i < 8; i++)
 		snprintf(id + 4 + 2 * i, 3, "%02x", d[i]);
-	return jv_string(id);
+	return text_val(keep(id));
 }
 
 static void
-shopify_csv_row(struct conv *c, jv env, jv d)
+shopify_csv_row(struct conv *c, jr env, jr d)
 {
 	struct file_line l;
 	const char *checkout = cell(d, "Checkout");
 
 	l.gateway = "shopify_payments";
 	l.id = shopify_row_id(env, d);
-	context(c, "export row", jv_string_value(l.id));
+	context(c, "export row", str(l.id));
 	file_currency(c, cell(d, "Currency"), "Currency");
 	l.amount = file_amount(c, d, "Amount", 1);
 	l.fee = file_amount(c, d, "Fee", 1);
 	l.net = file_amount(c, d, "Net", 1);
 	l.type = file_code(required_cell(c, d, "Type"));
-	{
-		jv pid = cell_jv(d, "Payout ID");
-
-		l.payout_id = id_value(c, pid, "Payout ID");
-		jv_free(pid);
-	}
+	l.payout_id =
+	    id_value(c, cell(d, "Payout ID") ? jr_get(d, "Payout ID") : NULL,
+		     "Payout ID");
 	l.payout_status = file_code(cell(d, "Payout Status"));
-	l.order_name = cell_jv(d, "Order");
-	l.payment_reference = jv_null();
+	l.order_name = text_val(cell(d, "Order"));
+	l.payment_reference = null_val;
 	/* The checkout, "#35756536135773", is the row's source. */
 	if (checkout != NULL && checkout[0] == '#')
 		checkout++;
-	l.source_id = checkout ? jv_string(checkout) : jv_null();
-	l.source_type = checkout ? jv_string("checkout") : jv_null();
+	l.source_id = text_val(checkout);
+	l.source_type = text_val(checkout ? "checkout" : NULL);
 	l.processed_at = file_time(c, required_cell(c, d, "Transaction Date"),
 				   "Transaction Date", 0);
 	l.available_on = file_date(c, cell(d, "Available On"), "Available On");
-	if (!c->failed && jv_get_kind(l.type) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(l.type), "payout") == 0 &&
-	    jv_get_kind(l.payout_id) == JV_KIND_STRING)
-		file_payout(c, l.gateway, jv_copy(l.payout_id),
-			    jv_copy(l.payout_status), -l.amount,
+	if (!c->failed && str(l.type) != NULL &&
+	    strcmp(str(l.type), "payout") == 0 && str(l.payout_id) != NULL)
+		file_payout(c, l.gateway, l.payout_id, l.payout_status,
+			    -l.amount,
 			    file_date(c, cell(d, "Payout Date"), "Payout Date"),
-			    jv_null());
+			    null_val);
 	file_settlement(c, &l);
 }
 
@@ -2658,7 +2719,7 @@ shopify_csv_row(struct conv *c, jv env, jv d)
  * PayPal's transaction event codes, by group, as settlement types; a code
  * of no group listed here is its own type ("t0200").
  */
-static jv
+static struct val
 paypal_type(const char *tcode)
 {
 	static const struct {
@@ -2672,7 +2733,7 @@ paypal_type(const char *tcode)
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strncmp(tcode, map[i].prefix, strlen(map[i].prefix)) == 0)
-			return jv_string(map[i].type);
+			return text_val(map[i].type);
 	return file_code(tcode);
 }
 
@@ -2681,7 +2742,7 @@ paypal_type(const char *tcode)
  * direction in a CR/DR column: 10000 is 100.00 USD and 100 JPY.
  */
 static int64_t
-paypal_amount(struct conv *c, jv d, const char *name, const char *dc_name,
+paypal_amount(struct conv *c, jr d, const char *name, const char *dc_name,
 	      const char *dc_alt, int required)
 {
 	const char *s = cell(d, name), *dc = cell(d, dc_name);
@@ -2725,24 +2786,17 @@ paypal_amount(struct conv *c, jv d, const char *name, const char *dc_name,
 }
 
 static void
-paypal_srf_row(struct conv *c, jv d)
+paypal_srf_row(struct conv *c, jr d)
 {
 	struct file_line l;
 	const char *fee_cur = cell(d, "Fee Currency");
 	const char *done = cell(d, "Transaction Completion Date");
-	const char *tcode;
+	const char *tcode, *tid;
 
 	l.gateway = "paypal";
-	l.id = jv_null();
-	{
-		const char *tid = required_cell(c, d, "Transaction ID");
-
-		if (tid != NULL) {
-			jv_free(l.id);
-			l.id = jv_string(tid);
-		}
-		context(c, "PayPal transaction", tid);
-	}
+	tid = required_cell(c, d, "Transaction ID");
+	l.id = text_val(tid);
+	context(c, "PayPal transaction", tid);
 	file_currency(c, cell(d, "Gross Transaction Currency"),
 		      "Gross Transaction Currency");
 	if (!c->failed && fee_cur != NULL && cell(d, "Fee Amount") != NULL &&
@@ -2759,61 +2813,51 @@ paypal_srf_row(struct conv *c, jv d)
 	    -paypal_amount(c, d, "Fee Amount", "Fee Debit or Credit", NULL, 0);
 	l.net = l.amount - l.fee;
 	tcode = required_cell(c, d, "Transaction Event Code");
-	l.type = tcode ? paypal_type(tcode) : jv_null();
-	l.order_name = cell_jv(d, "Invoice ID");
-	l.payment_reference = jv_copy(l.id);
-	l.source_id = cell_jv(d, "PayPal Reference ID");
+	l.type = tcode ? paypal_type(tcode) : null_val;
+	l.order_name = text_val(cell(d, "Invoice ID"));
+	l.payment_reference = l.id;
+	l.source_id = text_val(cell(d, "PayPal Reference ID"));
 	l.source_type = file_code(cell(d, "PayPal Reference ID Type"));
 	if (done == NULL)
 		done = cell(d, "Transaction Initiation Date");
 	l.processed_at = file_time(c, done, "Transaction Completion Date", 0);
-	l.available_on = jv_null();
-	l.payout_status = jv_null();
+	l.available_on = null_val;
+	l.payout_status = null_val;
 	/* A withdrawal to the bank is the payout itself. */
-	if (jv_get_kind(l.type) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(l.type), "payout") == 0) {
-		l.payout_id = jv_copy(l.id);
+	if (str(l.type) != NULL && strcmp(str(l.type), "payout") == 0) {
+		l.payout_id = l.id;
 		if (!c->failed)
 			file_payout(
-			    c, l.gateway, jv_copy(l.id), jv_null(), -l.amount,
+			    c, l.gateway, l.id, null_val, -l.amount,
 			    file_date(c, done, "Transaction Completion Date"),
-			    jv_copy(l.processed_at));
-	} else if (c->withdrawal != NULL) {
-		/* The withdrawal that took it to the bank (settlement-extract
-		 * found it in the report). */
-		l.payout_id = jv_string(c->withdrawal);
+			    l.processed_at);
 	} else {
-		l.payout_id = jv_null();
+		/* The withdrawal that took it to the bank (settlement-extract
+		 * found it in the report), when there was one. */
+		l.payout_id = text_val(c->withdrawal);
 	}
 	file_settlement(c, &l);
 }
 
 static void
-stripe_balance_row(struct conv *c, jv d)
+stripe_balance_row(struct conv *c, jr d)
 {
 	struct file_line l;
-	const char *src = cell(d, "source_id"), *ref;
+	const char *src = cell(d, "source_id"), *ref, *bt;
 	const char *avail = cell(d, "available_on_utc");
 
 	l.gateway = "stripe";
-	l.id = jv_null();
-	{
-		const char *bt = required_cell(c, d, "balance_transaction_id");
-
-		if (bt != NULL) {
-			jv_free(l.id);
-			l.id = jv_string(bt);
-		}
-		context(c, "Stripe balance transaction", bt);
-	}
+	bt = required_cell(c, d, "balance_transaction_id");
+	l.id = text_val(bt);
+	context(c, "Stripe balance transaction", bt);
 	file_currency(c, cell(d, "currency"), "currency");
 	l.amount = file_amount(c, d, "gross", 1);
 	l.fee = file_amount(c, d, "fee", 1);
 	l.net = file_amount(c, d, "net", 1);
 	l.type = file_code(required_cell(c, d, "reporting_category"));
-	l.payout_id = cell_jv(d, "automatic_payout_id");
-	l.payout_status = jv_null();
-	l.order_name = jv_null();
+	l.payout_id = text_val(cell(d, "automatic_payout_id"));
+	l.payout_status = null_val;
+	l.order_name = null_val;
 	/* What Shopify keeps as a Stripe payment's authorization. */
 	ref = cell(d, "charge_id");
 	if (ref == NULL)
@@ -2822,22 +2866,19 @@ stripe_balance_row(struct conv *c, jv d)
 	    (strncmp(src, "ch_", 3) == 0 || strncmp(src, "py_", 3) == 0 ||
 	     strncmp(src, "pi_", 3) == 0))
 		ref = src;
-	l.payment_reference = ref ? jv_string(ref) : jv_null();
-	l.source_id = src ? jv_string(src) : jv_null();
-	l.source_type = jv_null();
+	l.payment_reference = text_val(ref);
+	l.source_id = text_val(src);
+	l.source_type = null_val;
 	l.processed_at = file_time(c, cell(d, "created_utc"), "created_utc", 1);
 	if (avail == NULL)
 		avail = cell(d, "available_on");
 	l.available_on = file_date(c, avail, "available_on");
-	if (jv_get_kind(l.type) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(l.type), "payout") == 0 && src != NULL &&
-	    strncmp(src, "po_", 3) == 0) {
-		jv_free(l.payout_id);
-		l.payout_id = jv_string(src);
+	if (str(l.type) != NULL && strcmp(str(l.type), "payout") == 0 &&
+	    src != NULL && strncmp(src, "po_", 3) == 0) {
+		l.payout_id = text_val(src);
 		if (!c->failed)
-			file_payout(c, l.gateway, jv_string(src), jv_null(),
-				    -l.amount, jv_copy(l.available_on),
-				    jv_copy(l.processed_at));
+			file_payout(c, l.gateway, text_val(src), null_val,
+				    -l.amount, l.available_on, l.processed_at);
 	}
 	file_settlement(c, &l);
 }
@@ -2849,49 +2890,43 @@ stripe_balance_row(struct conv *c, jv d)
  * offset (odoo.md 1.8: the server keeps and serves UTC); that is the one
  * zone it can mean, so "Z" is added, never a shop's zone.
  */
-static jv
-odoo_time(struct conv *c, jv obj, const char *name)
+static struct val
+odoo_time(struct conv *c, jr obj, const char *name)
 {
-	const char *t = json_str(obj, name), *why;
+	const char *t = jr_get_str(obj, name), *why;
 	char buf[40], out[UTC_TEXT_MAX];
 
 	if (t == NULL || strlen(t) != 19 || t[10] != ' ') {
 		fail(c, "bad_time", "'%s' is not an Odoo datetime", name);
-		return jv_null();
+		return null_val;
 	}
 	snprintf(buf, sizeof(buf), "%.10sT%sZ", t, t + 11);
 	if (utc_normalize(buf, out, &why) < 0) {
 		fail(c, "bad_time", "'%s' is not an Odoo datetime", name);
-		return jv_null();
+		return null_val;
 	}
-	return jv_string(out);
+	return text_val(keep(out));
 }
 
 /* An Odoo char field: its text, or null for Odoo's false. */
-static jv
-odoo_text(jv obj, const char *name)
+static struct val
+odoo_text(jr obj, const char *name)
 {
-	const char *s = json_str(obj, name);
+	const char *s = jr_get_str(obj, name);
 
-	return s != NULL && *s ? jv_string(s) : jv_null();
+	return text_val(s != NULL && *s ? s : NULL);
 }
 
 /* The name of a many2one ([id, "name"] or false), or null. */
-static jv
-odoo_m2o_name(jv obj, const char *name)
+static struct val
+odoo_m2o_name(jr obj, const char *name)
 {
-	jv v = json_get(obj, name), n = jv_null();
+	jr v = jr_get(obj, name), n;
 
-	if (jv_get_kind(v) == JV_KIND_ARRAY &&
-	    jv_array_length(jv_copy(v)) == 2) {
-		n = jv_array_get(jv_copy(v), 1);
-		if (jv_get_kind(n) != JV_KIND_STRING) {
-			jv_free(n);
-			n = jv_null();
-		}
-	}
-	jv_free(v);
-	return n;
+	if (jr_kind(v) == JR_ARRAY && jr_len(v) == 2 &&
+	    jr_kind(n = jr_at(v, 1)) == JR_STRING)
+		return in_val(n);
+	return null_val;
 }
 
 /*
@@ -2902,16 +2937,18 @@ odoo_m2o_name(jv obj, const char *name)
  * guessed.
  */
 static void
-odoo_picking(struct conv *c, jv env, jv d)
+odoo_picking(struct conv *c, jr env, jr d)
 {
-	const char *api = json_str(env, "api");
+	const char *api = jr_get_str(env, "api");
 	const char *qty_field = api != NULL && strncmp(api, "16", 2) == 0
 				    ? "quantity_done"
 				    : "quantity";
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv id, order_id, moves;
-	const char *state = json_str(d, "state");
+	struct val id, order_id;
+	struct items it;
+	jr m;
+	const char *state = jr_get_str(d, "state");
 	char ptext[32];
 	int shipped = 0;
 
@@ -2925,43 +2962,33 @@ odoo_picking(struct conv *c, jv env, jv d)
 	record(c, r, "fulfillment", str(id));
 	jw_key(w, "lines");
 	jw_array(w);
-	moves = items(c, d, "moves", NULL);
-	jv_array_foreach(moves, i, m)
-	{
-		jv prod = json_get(m, "product"), q, sku, variant_id;
-		const char *mstate = json_str(m, "state");
+	for (items(c, &it, d, "moves", NULL); next_item(&it, &m);) {
+		jr prod = jr_get(m, "product");
+		const char *mstate = jr_get_str(m, "state");
+		struct count q = count(c, m, qty_field, NULL);
+		struct val sku, variant_id;
 
-		q = count(c, m, qty_field, NULL);
-		if (jv_get_kind(q) == JV_KIND_NULL && !c->failed)
+		if (!q.have && !c->failed)
 			fail(c, "missing_field", "move %d: '%s' is missing",
-			     i + 1, qty_field);
+			     it.i + 1, qty_field);
 		if ((mstate != NULL && strcmp(mstate, "cancel") == 0) ||
-		    jv_get_kind(q) != JV_KIND_NUMBER ||
-		    jv_number_value(q) <= 0) {
+		    !q.have || q.n <= 0)
 			/* Nothing of this line left the warehouse. */
-			jv_free(q);
-			jv_free(prod);
-			jv_free(m);
 			continue;
-		}
 		sku = odoo_text(prod, "default_code");
 		variant_id = id_field(c, prod, "variant_id", NULL);
-		if (jv_get_kind(sku) == JV_KIND_NULL &&
-		    jv_get_kind(variant_id) == JV_KIND_NULL)
+		if (is_null(sku) && is_null(variant_id))
 			fail(c, "unmapped_sku",
 			     "move %d: the product has neither SKU nor "
 			     "Shopify variant",
-			     i + 1);
+			     it.i + 1);
 		jw_object(w);
 		put(w, "sku", sku);
 		put(w, "variant_id", variant_id);
-		put(w, "quantity", q);
+		put_count(w, "quantity", q);
 		jw_end(w);
 		shipped++;
-		jv_free(prod);
-		jv_free(m);
 	}
-	jv_free(moves);
 	jw_end(w);
 	if (shipped == 0)
 		fail(c, "empty_fulfillment", "no line was shipped");
@@ -2987,12 +3014,13 @@ odoo_picking(struct conv *c, jv env, jv d)
  * ("variant-<id>@<location>") and shopify-load resolves the item.
  */
 static void
-odoo_stock(struct conv *c, jv d)
+odoo_stock(struct conv *c, jr d)
 {
 	struct rec *r = &records.main;
 	struct jw *w = &r->w;
-	jv prod = json_get(d, "product"), loc = json_get(d, "location");
-	jv variant_id, shop_loc, quants;
+	jr prod = jr_get(d, "product"), loc = jr_get(d, "location"), q;
+	struct val variant_id, shop_loc;
+	struct items it;
 	int64_t avail = 0;
 	char key[160];
 
@@ -3006,33 +3034,34 @@ odoo_stock(struct conv *c, jv d)
 		 str(variant_id) ? str(variant_id) : "",
 		 str(shop_loc) ? str(shop_loc) : "");
 	context(c, "stock", key);
-	quants = items(c, d, "quants", NULL);
-	jv_array_foreach(quants, i, q)
-	{
-		jv on_hand = count(c, q, "quantity", NULL),
-		   reserved = count(c, q, "reserved_quantity", NULL);
+	for (items(c, &it, d, "quants", NULL); next_item(&it, &q);) {
+		struct count on_hand = count(c, q, "quantity", NULL),
+			     reserved = count(c, q, "reserved_quantity", NULL);
 
-		/* Counts are whole numbers below 2^53: exact as int64. */
-		if (jv_get_kind(on_hand) == JV_KIND_NUMBER)
-			avail += (int64_t)jv_number_value(on_hand);
-		if (jv_get_kind(reserved) == JV_KIND_NUMBER)
-			avail -= (int64_t)jv_number_value(reserved);
-		jv_free(on_hand);
-		jv_free(reserved);
-		jv_free(q);
+		/* Counts are whole numbers below 2^53: exact as int64,
+		 * and so must the sum be, to be written exactly. */
+		if (on_hand.have)
+			avail += (int64_t)on_hand.n;
+		if (reserved.have)
+			avail -= (int64_t)reserved.n;
+		if (avail >= (int64_t)COUNT_LIMIT ||
+		    avail <= -(int64_t)COUNT_LIMIT) {
+			fail(c, "bad_field",
+			     "'quants' add up to more than a whole number "
+			     "holds exactly");
+			break;
+		}
 	}
-	jv_free(quants);
 	record(c, r, "inventory", key);
 	jw_put_null(w, "inventory_item_id");
 	put(w, "variant_id", variant_id);
 	put(w, "sku", odoo_text(prod, "default_code"));
 	put(w, "location_id", shop_loc);
-	put(w, "available", jv_number((double)avail));
+	jw_key(w, "available");
+	write_number(w, (double)avail);
 	jw_put_null(w, "updated_at");
 	jw_put_string(w, "source", "odoo");
 	put(w, "odoo_location", odoo_text(loc, "complete_name"));
-	jv_free(prod);
-	jv_free(loc);
 	emit(r);
 }
 
@@ -3084,12 +3113,13 @@ find_handler(const char *kind)
  * in c->lead.  Returns 0, or -1 with the reason and detail in c.
  */
 static int
-convert(struct conv *c, const struct handler *h, jv env, const char *line,
+convert(struct conv *c, const struct handler *h, jr env, const char *line,
 	size_t len, const char *file)
 {
 	char hex[SHA256_HEX_LEN];
-	jv data = json_get(env, "data"), gid;
+	jr data = jr_get(env, "data"), gid;
 
+	forget_made_text();
 	sha256_hex(line, len, hex);
 	jw_reset(&records.src);
 	jw_object(&records.src);
@@ -3100,20 +3130,18 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 		      : h->shape == CSV ? "csv"
 					: "graphql");
 	/* An envelope that names its file and row keeps them (CSV sources). */
-	if (json_has(env, "file"))
-		put(&records.src, "file", json_get(env, "file"));
+	if (has(env, "file"))
+		put(&records.src, "file", in_val(jr_get(env, "file")));
 	else
 		jw_put_string(&records.src, "file", file);
-	gid = json_get(data, "id");
-	if (str(gid) != NULL && strncmp(str(gid), "gid://", 6) == 0)
-		put(&records.src, "gid", gid);
-	else
-		jv_free(gid);
+	gid = jr_get(data, "id");
+	if (jr_str(gid) != NULL && strncmp(jr_str(gid), "gid://", 6) == 0)
+		put(&records.src, "gid", in_val(gid));
 	jw_end(&records.src);
 	jw_reset(&records.made);
 	records.nlist = 0;
 	c->lead = NULL;
-	if (jv_get_kind(data) != JV_KIND_OBJECT) {
+	if (jr_kind(data) != JR_OBJECT) {
 		fail(c, "not_record", "'data' is not an object");
 	} else {
 		switch (h->what) {
@@ -3165,7 +3193,6 @@ convert(struct conv *c, const struct handler *h, jv env, const char *line,
 			break;
 		}
 	}
-	jv_free(data);
 	return c->failed ? -1 : 0;
 }
 
@@ -3277,7 +3304,7 @@ static int
 process(struct stage *st, const char *line, size_t len, const char *file,
 	unsigned long lineno)
 {
-	jv env = jv_parse_sized(line, (int)len);
+	jr env;
 	const struct handler *h;
 	struct conv c;
 	const char *kind, *shop;
@@ -3285,28 +3312,26 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	int rc;
 
 	st->in++;
-	if (!jv_is_valid(env)) {
-		jv msg = jv_invalid_get_msg(env);
+	if ((env = jr_parse(&input, line, len)) == NULL) {
 		char detail[300];
 
-		/* jq appends the whole line; the reject keeps it anyway. */
+		if (input.nomem) {
+			msg_warn("out of memory");
+			return -1;
+		}
+		/* libjq's reason, without the line it quotes: the reject
+		 * keeps the line anyway. */
 		snprintf(detail, sizeof(detail), "not JSON: %.200s",
-			 jv_get_kind(msg) == JV_KIND_STRING
-			     ? jv_string_value(msg)
-			     : "?");
-		if (strstr(detail, " (while parsing") != NULL)
-			*strstr(detail, " (while parsing") = '\0';
-		jv_free(msg);
+			 jr_error(&input));
 		counters_add(&st->in_kind, "(not json)");
 		stage_reject(st, file, lineno, line, len, "bad_json", detail);
 		return 0;
 	}
-	if (jv_get_kind(env) != JV_KIND_OBJECT ||
-	    (kind = json_str(env, "kind")) == NULL) {
+	if (jr_kind(env) != JR_OBJECT ||
+	    (kind = jr_get_str(env, "kind")) == NULL) {
 		counters_add(&st->in_kind, "(no kind)");
 		stage_reject(st, file, lineno, line, len, "not_record",
 			     "not a record: expected an object with a 'kind'");
-		jv_free(env);
 		return 0;
 	}
 	counters_add(&st->in_kind, kind);
@@ -3317,31 +3342,30 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		st->passed++;
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
-		jv_free(env);
 		return 0;
 	}
 	memset(&c, 0, sizeof(c));
-	if ((shop = json_str(env, "shop")) == NULL || *shop == '\0' ||
+	if ((shop = jr_get_str(env, "shop")) == NULL || *shop == '\0' ||
 	    strchr(shop, '/') != NULL) {
 		stage_reject(st, file, lineno, line, len, "missing_field",
 			     "'shop' is missing or not a shop handle");
-		jv_free(env);
 		return 0;
 	}
 	c.shop = shop;
-	c.shop_currency = json_str(env, "shop_currency");
-	c.withdrawal = json_str(env, "withdrawal");
-	if (convert(&c, h, env, line, len, file) < 0) {
+	c.shop_currency = jr_get_str(env, "shop_currency");
+	c.withdrawal = jr_get_str(env, "withdrawal");
+	/* Text made short of memory may read as absent: no reject then. */
+	if (convert(&c, h, env, line, len, file) < 0 && !made_text.nomem) {
 		stage_reject(st, file, lineno, line, len, c.reason, c.detail);
-		jv_free(env);
 		return 0;
 	}
-	if (records.nomem || jw_failed(&records.made)) {
+	if (made_text.nomem || records.nomem || jw_failed(&records.made)) {
 		msg_warn("out of memory");
-		jv_free(env);
 		return -1;
 	}
 	if (jq != NULL) {
+		/* The program works on jv values: the records made, read
+		 * back from their text. */
 		jv recs = made_as_jv(&c), mapped = jv_array();
 		char err[300];
 		int ok = 1;
@@ -3358,7 +3382,6 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 			jv_free(mapped);
 			stage_reject(st, file, lineno, line, len, "jq_error",
 				     err);
-			jv_free(env);
 			return 0;
 		}
 		n = (size_t)jv_array_length(jv_copy(mapped));
@@ -3373,14 +3396,21 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 	} else {
 		st->split += (unsigned long)(n - 1);
 	}
-	jv_free(env);
 	return rc;
 }
 
-/* Free what the writers of records hold. */
+/* Free what the reader and the writers of records hold. */
 static void
 release_writers(void)
 {
+	struct text_block *b, *next;
+
+	jr_release(&input);
+	for (b = made_text.first; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	made_text.first = made_text.at = NULL;
 	jw_release(&records.main.w);
 	jw_release(&records.refund.w);
 	jw_release(&records.payment.w);
@@ -3556,6 +3586,7 @@ main(int argc, char *argv[])
 	if ((rc = stage_init(&st, "normalize", rejects, stats)) != 0)
 		return rc;
 
+	jr_init(&input);
 	status = stage_read(&st, argc, argv, process);
 	status = stage_flush_stdout(status);
 	status = stage_finish(&st, status);
