@@ -24,6 +24,9 @@
  * compact join fields.  The index is rewritten atomically at the end of a
  * run that did not fail on input or output, so that a rerun of the same
  * day replaces that day's contribution instead of adding to it.
+ *
+ * Records are read with jr (jr.h), without a jv tree: once as they come,
+ * and each settlement line once more as the spool is written out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +43,7 @@
 
 #include <jv.h>
 
+#include "jr.h"
 #include "json.h"
 #include "jw.h"
 #include "money.h"
@@ -83,15 +87,13 @@ struct arena_block {
 };
 static struct arena_block *arena;
 
+/* The len bytes at s, NUL-terminated, into the arena. */
 static const char *
-save(const char *s)
+save_bytes(const char *s, size_t len)
 {
-	size_t n;
+	size_t n = len + 1;
 	char *p;
 
-	if (s == NULL)
-		return NULL;
-	n = strlen(s) + 1;
 	if (arena == NULL || arena->cap - arena->used < n) {
 		size_t cap = n > 65536 ? n : 65536;
 		struct arena_block *b = malloc(sizeof(*b) + cap);
@@ -106,9 +108,17 @@ save(const char *s)
 		arena = b;
 	}
 	p = arena->data + arena->used;
-	memcpy(p, s, n);
+	if (len > 0)
+		memcpy(p, s, len);
+	p[len] = '\0';
 	arena->used += n;
 	return p;
+}
+
+static const char *
+save(const char *s)
+{
+	return s != NULL ? save_bytes(s, strlen(s)) : NULL;
 }
 
 static void
@@ -268,12 +278,35 @@ kind_tag(const char *kind)
 
 static char *index_buf; /* the index file, split in place */
 
-/* Parse a money field of rec (borrowed) in exponent exp. */
+/*
+ * The record being read: of the input as it comes, then of the spool as
+ * it is written out.  Its values die at the next record, so whatever is
+ * kept is saved into the arena.
+ */
+static struct jr_doc rec_doc;
+
+/*
+ * Read text (n bytes) into d; NULL when it is not JSON.  Running out of
+ * memory ends the run, as it does in save().
+ */
+static jr
+read_json(struct jr_doc *d, const char *text, size_t n)
+{
+	jr v = jr_parse(d, text, n);
+
+	if (v == NULL && d->nomem) {
+		msg_warn("out of memory");
+		exit(EX_OSERR);
+	}
+	return v;
+}
+
+/* Parse a money field of rec in exponent exp. */
 static int
-money_field(jv rec, const char *field, int exp, int64_t *minor, char *why,
+money_field(jr rec, const char *field, int exp, int64_t *minor, char *why,
 	    size_t whylen)
 {
-	const char *s = json_str(rec, field), *w;
+	const char *s = jr_get_str(rec, field), *w;
 
 	if (s == NULL) {
 		snprintf(why, whylen, "'%s' is missing", field);
@@ -334,15 +367,17 @@ is_charge_type(const char *type)
 /* Reading the day. */
 
 static int
-take_settlement(jv rec, char *why, size_t whylen)
+take_settlement(jr rec, char *why, size_t whylen)
 {
 	struct sline l;
-	const char *cur = json_str(rec, "currency"), *ps;
+	const char *key = jr_get_str(rec, "key");
+	const char *gateway = jr_get_str(rec, "gateway");
+	const char *type = jr_get_str(rec, "type");
+	const char *cur = jr_get_str(rec, "currency"), *ps;
 	int64_t diff;
 
 	memset(&l, 0, sizeof(l));
-	if (json_str(rec, "key") == NULL || json_str(rec, "gateway") == NULL ||
-	    json_str(rec, "type") == NULL) {
+	if (key == NULL || gateway == NULL || type == NULL) {
 		snprintf(why, whylen, "'key', 'gateway' or 'type' is missing");
 		return -1;
 	}
@@ -358,21 +393,21 @@ take_settlement(jv rec, char *why, size_t whylen)
 		snprintf(why, whylen, "'net' is not amount - fee");
 		return -2;
 	}
-	l.key = save(json_str(rec, "key"));
-	l.gateway = save_common(json_str(rec, "gateway"));
-	l.type = save_common(json_str(rec, "type"));
+	l.key = save(key);
+	l.gateway = save_common(gateway);
+	l.type = save_common(type);
 	l.currency = save_common(cur);
-	ps = json_str(rec, "payout_status");
+	ps = jr_get_str(rec, "payout_status");
 	l.payout_status = save_common(ps);
-	l.payout_key = save_common(json_str(rec, "payout_key"));
+	l.payout_key = save_common(jr_get_str(rec, "payout_key"));
 	/* A pending line is in no payout yet, whatever else it says. */
 	l.assigned =
 	    l.payout_key != NULL && (ps == NULL || strcmp(ps, "pending") != 0);
-	l.order_key = save(json_str(rec, "order_key"));
-	l.order_name = save(json_str(rec, "order_name"));
-	l.payment_key = save(json_str(rec, "payment_key"));
-	l.payment_reference = save(json_str(rec, "payment_reference"));
-	l.date = date_of(json_str(rec, "processed_at"));
+	l.order_key = save(jr_get_str(rec, "order_key"));
+	l.order_name = save(jr_get_str(rec, "order_name"));
+	l.payment_key = save(jr_get_str(rec, "payment_key"));
+	l.payment_reference = save(jr_get_str(rec, "payment_reference"));
+	l.date = date_of(jr_get_str(rec, "processed_at"));
 	l.today = 1;
 	l.next_payout = -1;
 	l.cand_first = -1;
@@ -384,118 +419,114 @@ take_settlement(jv rec, char *why, size_t whylen)
 }
 
 static int
-take_payment(jv rec, char *why, size_t whylen)
+take_payment(jr rec, char *why, size_t whylen)
 {
 	struct payment p;
-	const char *cur = json_str(rec, "currency"), *status;
-	jv src = json_get(rec, "src"), mm = json_get(rec, "moves_money");
-	jv test = json_get(rec, "test");
+	const char *key = jr_get_str(rec, "key");
+	const char *type = jr_get_str(rec, "type");
+	const char *cur = jr_get_str(rec, "currency"), *status;
+	jr src = jr_get(rec, "src"), mm = jr_get(rec, "moves_money");
 	int exp;
 
 	memset(&p, 0, sizeof(p));
-	if (json_str(rec, "key") == NULL || json_str(rec, "type") == NULL) {
+	if (key == NULL || type == NULL) {
 		snprintf(why, whylen, "'key' or 'type' is missing");
-		goto bad;
+		return -1;
 	}
 	if ((exp = currency_exponent(cur)) < 0) {
 		snprintf(why, whylen, "'currency' is not an ISO 4217 code");
-		goto bad;
+		return -1;
 	}
 	if (money_field(rec, "amount", exp, &p.amount, why, whylen) < 0)
-		goto bad;
-	p.key = save(json_str(rec, "key"));
-	p.id = save(json_str(rec, "id"));
-	p.order_key = save(json_str(rec, "order_key"));
-	p.order_name = save(json_str(rec, "order_name"));
-	p.type = save_common(json_str(rec, "type"));
+		return -1;
+	p.key = save(key);
+	p.id = save(jr_get_str(rec, "id"));
+	p.order_key = save(jr_get_str(rec, "order_key"));
+	p.order_name = save(jr_get_str(rec, "order_name"));
+	p.type = save_common(type);
 	p.currency = save_common(cur);
-	p.date = date_of(json_str(rec, "processed_at"));
+	p.date = date_of(jr_get_str(rec, "processed_at"));
 	if (p.date == NULL)
-		p.date = date_of(json_str(rec, "created_at"));
-	p.authorization = save(json_str(rec, "authorization"));
-	p.gateway = save_common(json_str(rec, "gateway"));
-	p.parent_id = save(json_str(rec, "parent_id"));
-	p.src_sha256 = save(json_str(src, "sha256"));
-	p.src_file = save_common(json_str(src, "file"));
-	status = json_str(rec, "status");
+		p.date = date_of(jr_get_str(rec, "created_at"));
+	p.authorization = save(jr_get_str(rec, "authorization"));
+	p.gateway = save_common(jr_get_str(rec, "gateway"));
+	p.parent_id = save(jr_get_str(rec, "parent_id"));
+	p.src_sha256 = save(jr_get_str(src, "sha256"));
+	p.src_file = save_common(jr_get_str(src, "file"));
+	status = jr_get_str(rec, "status");
 	/* Older records may lack moves_money; derive it as normalize does. */
-	if (jv_get_kind(mm) == JV_KIND_TRUE || jv_get_kind(mm) == JV_KIND_FALSE)
-		p.moves_money = jv_get_kind(mm) == JV_KIND_TRUE;
+	if (jr_kind(mm) == JR_TRUE || jr_kind(mm) == JR_FALSE)
+		p.moves_money = jr_kind(mm) == JR_TRUE;
 	else
 		p.moves_money =
 		    status != NULL && strcmp(status, "success") == 0 &&
 		    (is_charge_type(p.type) || strcmp(p.type, "refund") == 0);
-	p.test = jv_get_kind(test) == JV_KIND_TRUE;
+	p.test = jr_kind(jr_get(rec, "test")) == JR_TRUE;
 	p.next_order = p.next_auth = p.next_name = -1;
 	*PUSH(payments, npayments, cappayments) = p;
-	jv_free(src);
-	jv_free(mm);
-	jv_free(test);
 	if (auto_day)
 		note_day(p.date);
 	return 0;
-bad:
-	jv_free(src);
-	jv_free(mm);
-	jv_free(test);
-	return -1;
 }
 
 static int
-take_refund(jv rec, char *why, size_t whylen)
+take_refund(jr rec, char *why, size_t whylen)
 {
-	const char *key = json_str(rec, "key");
-	jv pays = json_get(rec, "payments");
+	const char *key = jr_get_str(rec, "key");
+	jr pays = jr_get(rec, "payments");
 
 	if (key == NULL) {
-		jv_free(pays);
 		snprintf(why, whylen, "'key' is missing");
 		return -1;
 	}
 	key = save(key);
-	if (jv_get_kind(pays) == JV_KIND_ARRAY) {
-		jv_array_foreach(pays, i, pk)
-		{
-			if (jv_get_kind(pk) == JV_KIND_STRING) {
-				struct refund_link *r =
-				    PUSH(refunds, nrefunds, caprefunds);
+	if (jr_kind(pays) != JR_ARRAY)
+		return 0;
+	jr_foreach(pays, pk)
+	{
+		if (jr_kind(pk) == JR_STRING) {
+			struct refund_link *r =
+			    PUSH(refunds, nrefunds, caprefunds);
 
-				r->payment_key = save(jv_string_value(pk));
-				r->refund_key = key;
-				r->day = NULL;
-			}
-			jv_free(pk);
+			r->payment_key = save(jr_str(pk));
+			r->refund_key = key;
+			r->day = NULL;
 		}
 	}
-	jv_free(pays);
 	return 0;
 }
 
-/* Compact JSON text of rec[field] (borrowed), sorted; NULL when null. */
-static const char *
-json_text(jv rec, const char *field)
-{
-	jv v = json_get(rec, field), s;
-	const char *t;
+static struct jw text_writer; /* for canonical_text */
 
-	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
-		jv_free(v);
+/* Canonical JSON text of rec[field], sorted, saved; NULL when null. */
+static const char *
+canonical_text(jr rec, const char *field)
+{
+	jr v = jr_get(rec, field);
+	const char *text;
+	size_t len;
+
+	if (jr_kind(v) == JR_ABSENT || jr_kind(v) == JR_NULL)
 		return NULL;
+	jw_reset(&text_writer);
+	jw_jr(&text_writer, v);
+	text = jw_text(&text_writer, &len);
+	if (jw_failed(&text_writer)) {
+		msg_warn("out of memory");
+		exit(EX_OSERR);
 	}
-	s = jv_dump_string(v, JV_PRINT_SORTED);
-	t = save(jv_string_value(s));
-	jv_free(s);
-	return t;
+	return save_bytes(text, len);
 }
 
 static int
-take_payout(jv rec, char *why, size_t whylen)
+take_payout(jr rec, char *why, size_t whylen)
 {
 	struct payout p;
-	const char *cur = json_str(rec, "currency");
+	const char *key = jr_get_str(rec, "key");
+	const char *cur = jr_get_str(rec, "currency");
 
 	memset(&p, 0, sizeof(p));
-	if (json_str(rec, "key") == NULL) {
+	if (key == NULL) {
 		snprintf(why, whylen, "'key' is missing");
 		return -1;
 	}
@@ -505,14 +536,14 @@ take_payout(jv rec, char *why, size_t whylen)
 	}
 	if (money_field(rec, "amount", p.exp, &p.amount, why, whylen) < 0)
 		return -1;
-	p.key = save(json_str(rec, "key"));
-	p.id = save(json_str(rec, "id"));
-	p.gateway = save(json_str(rec, "gateway"));
+	p.key = save(key);
+	p.id = save(jr_get_str(rec, "id"));
+	p.gateway = save(jr_get_str(rec, "gateway"));
 	p.currency = save(cur);
-	p.date = save(json_str(rec, "date"));
-	p.status = save(json_str(rec, "status"));
-	p.summary = json_text(rec, "summary");
-	p.src = json_text(rec, "src");
+	p.date = save(jr_get_str(rec, "date"));
+	p.status = save(jr_get_str(rec, "status"));
+	p.summary = canonical_text(rec, "summary");
+	p.src = canonical_text(rec, "src");
 	p.known = p.today = 1;
 	*PUSH(payouts, npayouts, cappayouts) = p;
 	if (auto_day)
@@ -521,49 +552,46 @@ take_payout(jv rec, char *why, size_t whylen)
 }
 
 static void
-take_order(jv rec)
+take_order(jr rec)
 {
-	jv cur = json_get(rec, "current");
-	const char *key = json_str(rec, "key"), *c = json_str(rec, "currency");
-	const char *total = json_str(cur, "total"), *w;
+	const char *key = jr_get_str(rec, "key");
+	const char *c = jr_get_str(rec, "currency");
+	const char *total = jr_get_str(jr_get(rec, "current"), "total"), *w;
 	struct order_seen o;
 	int exp = currency_exponent(c);
 
 	/* Only what is needed to notice an edit; the order passes anyway. */
 	if (key != NULL && total != NULL && exp >= 0 &&
 	    money_parse(total, strlen(total), exp, &o.total, &w) == 0 &&
-	    (o.updated_date = date_of(json_str(rec, "updated_at"))) != NULL) {
+	    (o.updated_date = date_of(jr_get_str(rec, "updated_at"))) != NULL) {
 		o.key = save(key);
 		o.currency = save_common(c);
 		*PUSH(orders, norders, caporders) = o;
 	}
-	jv_free(cur);
 }
 
 static void
 process(struct stage *st, const char *line, size_t len, const char *file,
 	unsigned long lineno, int *io_error)
 {
-	jv rec = jv_parse_sized(line, (int)len);
+	jr rec = read_json(&rec_doc, line, len);
 	const char *kind;
 	char why[200];
 	int rc = 0;
 	unsigned tag = 0;
 
 	st->in++;
-	if (!jv_is_valid(rec)) {
-		jv_free(rec);
+	if (rec == NULL) {
 		counters_add(&st->in_kind, "(not json)");
 		stage_reject(st, file, lineno, line, len, "bad_json",
 			     "not JSON");
 		return;
 	}
-	if (jv_get_kind(rec) != JV_KIND_OBJECT ||
-	    (kind = json_str(rec, "kind")) == NULL) {
+	if (jr_kind(rec) != JR_OBJECT ||
+	    (kind = jr_get_str(rec, "kind")) == NULL) {
 		counters_add(&st->in_kind, "(no kind)");
 		stage_reject(st, file, lineno, line, len, "not_record",
 			     "not a record: expected an object with a 'kind'");
-		jv_free(rec);
 		return;
 	}
 	counters_add(&st->in_kind, kind);
@@ -573,7 +601,6 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		 */
 		st->dropped++;
 		counters_add(&st->drops, "recomputed");
-		jv_free(rec);
 		return;
 	}
 	if (strcmp(kind, "settlement") == 0) {
@@ -589,19 +616,17 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 		take_order(rec);
 	}
 	if (rc < 0) {
+		const char *key = jr_get_str(rec, "key");
 		char detail[400];
 
 		snprintf(detail, sizeof(detail), "%.40s '%.100s': %s", kind,
-			 json_str(rec, "key") ? json_str(rec, "key") : "?",
-			 why);
+			 key ? key : "?", why);
 		stage_reject(st, file, lineno, line, len,
 			     rc == -2 ? "inconsistent_amounts" : "bad_field",
 			     detail);
-		jv_free(rec);
 		return;
 	}
 	tag |= kind_tag(kind);
-	jv_free(rec);
 	*PUSH(tags, ntags, captags) = (uint16_t)tag;
 	if (fwrite(line, 1, len, spool) != len || putc('\n', spool) == EOF)
 		*io_error = 1;
@@ -1659,22 +1684,22 @@ category_of(const char *type)
 	return 2;
 }
 
+static struct jr_doc summary_doc; /* the summary being checked */
+
 /* "ok", "mismatch" or "absent": the payout's summary against its lines. */
 static const char *
 summary_check(const struct payout *p, const int64_t gross[NCAT],
 	      const int64_t fee[NCAT])
 {
-	jv s;
 	const char *result = "ok";
 	size_t c;
+	jr s;
 
 	if (p->summary == NULL)
 		return "absent";
-	s = jv_parse(p->summary);
-	if (jv_get_kind(s) != JV_KIND_OBJECT) {
-		jv_free(s);
+	s = read_json(&summary_doc, p->summary, strlen(p->summary));
+	if (jr_kind(s) != JR_OBJECT)
 		return "absent";
-	}
 	for (c = 0; c < NCAT; c++) {
 		char name[40];
 		int k;
@@ -1685,7 +1710,7 @@ summary_check(const struct payout *p, const int64_t gross[NCAT],
 
 			snprintf(name, sizeof(name), "%s_%s", categories[c],
 				 k ? "fee" : "gross");
-			t = json_str(s, name);
+			t = jr_get_str(s, name);
 			/* A category the summary leaves out must be empty. */
 			if (t == NULL)
 				v = 0;
@@ -1695,7 +1720,6 @@ summary_check(const struct payout *p, const int64_t gross[NCAT],
 				result = "mismatch";
 		}
 	}
-	jv_free(s);
 	return result;
 }
 
@@ -1802,7 +1826,7 @@ reconcile(const struct payout *p, struct jw *w, const char **status_out,
 	jw_put_int(w, "v", SCHEMA_VERSION);
 	jw_key(w, "src");
 	if (p->src != NULL)
-		jw_raw(w, p->src, strlen(p->src)); /* canonical: json_text */
+		jw_raw(w, p->src, strlen(p->src)); /* canonical_text */
 	else
 		jw_null(w);
 	jw_put_string(w, "payout_key", p->key);
@@ -1906,29 +1930,46 @@ reconcile(const struct payout *p, struct jw *w, const char **status_out,
 /* ------------------------------------------------------------------ */
 /* Output. */
 
-static jv
-match_block(const struct sline *l)
+static void
+write_match_block(struct jw *w, const struct sline *l)
 {
-	jv m = jv_object();
-
-	m = json_set_str(m, "status", l->status);
-	m = json_set_str(m, "rule", l->rule);
-	m = jv_object_set(m, jv_string("payment_key"),
-			  str_or_null(l->m_payment));
-	m = jv_object_set(m, jv_string("refund_key"), str_or_null(l->m_refund));
-	m = jv_object_set(m, jv_string("order_key"), str_or_null(l->m_order));
-	m = jv_object_set(m, jv_string("duplicate_of"),
-			  str_or_null(l->duplicate_of));
+	jw_object(w);
+	jw_put_string(w, "status", l->status);
+	jw_put_string(w, "rule", l->rule);
+	jw_put_string(w, "payment_key", l->m_payment);
+	jw_put_string(w, "refund_key", l->m_refund);
+	jw_put_string(w, "order_key", l->m_order);
+	jw_put_string(w, "duplicate_of", l->duplicate_of);
 	if (strcmp(l->status, "ambiguous") == 0) {
-		jv c = jv_array();
 		int32_t k;
 
+		jw_key(w, "candidates");
+		jw_array(w);
 		for (k = 0; k < l->ncand; k++)
-			c = jv_array_append(
-			    c, jv_string(candidates[l->cand_first + k]));
-		m = jv_object_set(m, jv_string("candidates"), c);
+			jw_string(w, candidates[l->cand_first + k]);
+		jw_end(w);
 	}
-	return m;
+	jw_end(w);
+}
+
+/*
+ * The settlement line rec with its match block, canonical, as one line
+ * of w; the block replaces a "match" the line may bring.
+ */
+static void
+write_settlement(struct jw *w, jr rec, const struct sline *l)
+{
+	jw_reset(w);
+	jw_object(w);
+	jr_foreach(rec, m)
+	{
+		jw_keyn(w, jr_name(m), m->nlen);
+		jw_jr(w, m);
+	}
+	jw_key(w, "match");
+	write_match_block(w, l);
+	jw_end(w);
+	jw_newline(w);
 }
 
 static int warned;
@@ -1951,11 +1992,14 @@ warn_limited(const char *fmt, ...)
 	msg_warn("%s", buf);
 }
 
+static struct jw line_text; /* a settlement line written out */
+
 /* Write the spooled day with match blocks.  Returns 0 or -1 on I/O. */
 static int
 write_day(struct stage *st)
 {
 	char *row = NULL;
+	const char *text;
 	size_t cap = 0, t, li = 0;
 	ssize_t n;
 	int rc = 0;
@@ -1978,14 +2022,18 @@ write_day(struct stage *st)
 		while (!lines[li].today)
 			li++;
 		{
-			jv rec = jv_parse_sized(row, (int)n - 1);
+			/* The row read into process(), read once more. */
+			jr rec = read_json(&rec_doc, row, (size_t)n - 1);
 			const struct sline *l = &lines[li++];
+			size_t len;
 
-			rec = jv_object_set(rec, jv_string("match"),
-					    match_block(l));
+			write_settlement(&line_text, rec, l);
 			counters_add(&st->out_kind, "settlement");
 			st->out++;
-			if (json_emit(stdout, rec) < 0)
+			text = jw_text(&line_text, &len);
+			if (jw_failed(&line_text) ||
+			    fwrite(text, 1, len, stdout) != len ||
+			    ferror(stdout))
 				rc = -1;
 			if (strcmp(l->status, "unmatched") == 0 ||
 			    strcmp(l->status, "ambiguous") == 0) {
@@ -2002,6 +2050,7 @@ write_day(struct stage *st)
 		}
 	}
 	free(row);
+	jw_release(&line_text);
 	return rc;
 }
 
@@ -2161,6 +2210,9 @@ release_all(void)
 	strmap_free(&common_index);
 	free(kind_names);
 	free(commons);
+	jr_release(&rec_doc);
+	jr_release(&summary_doc);
+	jw_release(&text_writer);
 	arena_free();
 }
 
