@@ -1510,11 +1510,7 @@ write_enriched(const char *line, size_t len, jr rec)
 
 		jw_reset(&out);
 		jw_object(&out);
-		jr_foreach(rec, m)
-		{
-			jw_keyn(&out, jr_name(m), m->nlen);
-			jw_jr(&out, m);
-		}
+		jw_jr_members(&out, rec);
 		for (i = 0; i < 2; i++) {
 			jw_key(&out, added[i]);
 			jw_raw(&out, values[i], lens[i]);

@@ -1961,11 +1961,7 @@ write_settlement(struct jw *w, jr rec, const struct sline *l)
 {
 	jw_reset(w);
 	jw_object(w);
-	jr_foreach(rec, m)
-	{
-		jw_keyn(w, jr_name(m), m->nlen);
-		jw_jr(w, m);
-	}
+	jw_jr_members(w, rec);
 	jw_key(w, "match");
 	write_match_block(w, l);
 	jw_end(w);

@@ -836,12 +836,20 @@ jw_jr(struct jw *w, jr v)
 		break;
 	case JR_OBJECT:
 		jw_object(w);
-		jr_foreach(v, e)
-		{
-			jw_keyn(w, e->name, e->nlen);
-			jw_jr(w, e);
-		}
+		jw_jr_members(w, v);
 		jw_end(w);
 		break;
+	}
+}
+
+void
+jw_jr_members(struct jw *w, jr obj)
+{
+	if (jr_kind(obj) != JR_OBJECT)
+		return;
+	jr_foreach(obj, e)
+	{
+		jw_keyn(w, e->name, e->nlen);
+		jw_jr(w, e);
 	}
 }

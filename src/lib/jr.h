@@ -119,7 +119,10 @@ size_t jr_strlen(jr v);
 /* The string member name of obj, as jr_str(jr_get(obj, name)). */
 const char *jr_get_str(jr obj, const char *name);
 
-/* Elements of an array or members of an object; 0 for anything else. */
+/*
+ * Elements of an array or members of an object, a name given twice
+ * counted twice (libjq would count it once); 0 for anything else.
+ */
 size_t jr_len(jr v);
 
 /*
@@ -172,5 +175,13 @@ struct jw;
  * prints them.  NULL writes null.
  */
 void jw_jr(struct jw *w, jr v);
+
+/*
+ * Every member of the object obj, name and value, into the object open
+ * in w; nothing when obj is not an object.  Members written after them
+ * under the same names replace them (jw keeps the last), which is how a
+ * record is copied with members added or changed.
+ */
+void jw_jr_members(struct jw *w, jr obj);
 
 #endif
