@@ -3,6 +3,7 @@
 
 #include "canon.h"
 #include "jw.h"
+#include "utf8.h"
 
 /*
  * Each scanner takes the text at p (before end) and returns the first byte
@@ -10,36 +11,13 @@
  */
 static const char *value(const char *p, const char *end, int depth);
 
-/* The continuation bytes of one UTF-8 sequence led by *p, checked. */
+/* The byte after the UTF-8 sequence led by *p, or NULL when it is bad. */
 static const char *
 utf8(const char *p, const char *end)
 {
-	const unsigned char *s = (const unsigned char *)p;
-	unsigned char lo = 0x80, hi = 0xbf;
-	int more;
+	int k = utf8_sequence((const unsigned char *)p, (size_t)(end - p));
 
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		more = 1;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		more = 2;
-		if (s[0] == 0xe0)
-			lo = 0xa0; /* no overlong forms */
-		if (s[0] == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		more = 3;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		if (s[0] == 0xf4)
-			hi = 0x8f; /* nothing above U+10FFFF */
-	} else
-		return NULL;
-	if (end - p <= more || s[1] < lo || s[1] > hi)
-		return NULL;
-	for (int i = 2; i <= more; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return NULL;
-	return p + 1 + more;
+	return k > 0 ? p + k : NULL;
 }
 
 static int

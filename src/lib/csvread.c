@@ -7,6 +7,7 @@
 #include <csv.h>
 
 #include "csvread.h"
+#include "utf8.h"
 
 /* libcsv's parser state between rows (ROW_NOT_BEGUN in libcsv.c). */
 #define CSV_ROW_NOT_BEGUN 0
@@ -29,44 +30,6 @@ struct assembly {
 	int stopped;	     /* fn's nonzero value */
 	struct csv_file *cf; /* counts */
 };
-
-/* 1 when s (n bytes) is valid UTF-8 without NUL, else 0. */
-static int
-valid_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, more;
-	unsigned long cp, min;
-
-	while (i < n) {
-		unsigned char c = s[i];
-
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xE0) == 0xC0) {
-			more = 1, cp = c & 0x1F, min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			more = 2, cp = c & 0x0F, min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			more = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return 0;
-		}
-		for (k = 1; k <= more; k++) {
-			if (i + k >= n || (s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		/* Overlong forms, surrogates and code points past Unicode. */
-		if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-			return 0;
-		i += more + 1;
-	}
-	return 1;
-}
 
 static int
 grow(void **p, size_t *cap, size_t need, size_t size)
@@ -95,7 +58,7 @@ on_field(void *field, size_t n, void *data)
 		return;
 	if (a->n == 0)
 		a->start = a->start ? a->start : a->line;
-	if (!valid_utf8(field, n))
+	if (!utf8_valid(field, n))
 		a->bad_utf8 = 1;
 	if (grow((void **)&a->text, &a->cap, a->used + n + 1, 1) < 0 ||
 	    grow((void **)&a->off, &fcap, a->n + 1, sizeof(size_t)) < 0) {

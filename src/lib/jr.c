@@ -10,6 +10,7 @@
 #include "json.h"
 #include "jr.h"
 #include "jw.h"
+#include "utf8.h"
 
 /*
  * Numbers longer than this are left to libjq: no amount, id or rate is
@@ -126,35 +127,6 @@ hex_value(int c)
 }
 
 /*
- * The length of the well-formed UTF-8 sequence (RFC 3629) at s, whose
- * first byte is not ASCII, or 0 when it is not one.  libjq replaces what
- * is not, and that is left to it.
- */
-static int
-utf8_sequence(const unsigned char *s)
-{
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		unsigned lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-		unsigned hi = s[0] == 0xed ? 0x9f : 0xbf; /* no surrogates */
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3
-									 : 0;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		unsigned lo = s[0] == 0xf0 ? 0x90 : 0x80;
-		unsigned hi = s[0] == 0xf4 ? 0x8f : 0xbf; /* to U+10FFFF */
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-			       (s[3] & 0xc0) == 0x80
-			   ? 4
-			   : 0;
-	}
-	return 0;
-}
-
-/*
  * The string whose opening quote r->p has passed, unescaped where it lies
  * and NUL-terminated; its start and length in *s and *n.  The text is a
  * copy, and unescaping only shortens it, so the bytes can move down in
@@ -164,6 +136,7 @@ static int
 read_string(struct reader *r, char **s, size_t *n)
 {
 	unsigned char *p = (unsigned char *)r->p, *out;
+	const unsigned char *end = (const unsigned char *)r->end;
 
 	*s = r->p;
 	/* The common case: no escapes, until the closing quote. */
@@ -181,7 +154,8 @@ read_string(struct reader *r, char **s, size_t *n)
 		if (*p < 0x80) {
 			p++;
 		} else {
-			int k = utf8_sequence(p);
+			/* libjq replaces what is not well-formed. */
+			int k = utf8_sequence(p, (size_t)(end - p));
 
 			if (k == 0)
 				return NOT_PLAIN;
@@ -259,7 +233,7 @@ read_string(struct reader *r, char **s, size_t *n)
 		if (*p < 0x80) {
 			*out++ = *p++;
 		} else {
-			int k = utf8_sequence(p);
+			int k = utf8_sequence(p, (size_t)(end - p));
 
 			if (k == 0)
 				return NOT_PLAIN;
