@@ -1464,6 +1464,35 @@ static void payment(struct conv *c, jr t, struct val order_id,
 static void refund(struct conv *c, jr rf, struct val order_id,
 		   struct val order_name, const struct order_facts *order);
 
+/*
+ * An order's "lines" (shipping 0) or "shipping_lines" (1), each line
+ * also kept for the refunds to copy when the order has refunds (copies).
+ */
+static void
+put_lines(struct conv *c, struct jw *w, jr d, int shipping,
+	  struct order_sums *s, int copies)
+{
+	struct jw *kept = copies ? &records.lines : NULL;
+	struct items it;
+	jr item;
+
+	jw_key(w, shipping ? "shipping_lines" : "lines");
+	jw_array(w);
+	for (items(c, &it, d, shipping ? "shipping_lines" : "line_items",
+		   shipping ? "shippingLines" : "lineItems");
+	     next_item(&it, &item);) {
+		size_t start;
+		struct val id;
+
+		jw_text(&records.lines, &start);
+		id = shipping ? shipping_line(c, w, item, it.i, s, kept)
+			      : line_item(c, w, item, it.i, s, kept);
+		if (copies)
+			keep_copy(shipping, id, start);
+	}
+	jw_end(w);
+}
+
 static void
 order(struct conv *c, jr d)
 {
@@ -1551,34 +1580,8 @@ order(struct conv *c, jr d)
 	copies = field(d, "refunds", NULL) != NULL;
 	jw_reset(&records.lines);
 	records.ncopies = 0;
-	jw_key(w, "lines");
-	jw_array(w);
-	for (items(c, &it, d, "line_items", "lineItems");
-	     next_item(&it, &item);) {
-		size_t start;
-		struct val lid;
-
-		jw_text(&records.lines, &start);
-		lid = line_item(c, w, item, it.i, &s,
-				copies ? &records.lines : NULL);
-		if (copies)
-			keep_copy(0, lid, start);
-	}
-	jw_end(w);
-	jw_key(w, "shipping_lines");
-	jw_array(w);
-	for (items(c, &it, d, "shipping_lines", "shippingLines");
-	     next_item(&it, &item);) {
-		size_t start;
-		struct val sid;
-
-		jw_text(&records.lines, &start);
-		sid = shipping_line(c, w, item, it.i, &s,
-				    copies ? &records.lines : NULL);
-		if (copies)
-			keep_copy(1, sid, start);
-	}
-	jw_end(w);
+	put_lines(c, w, d, 0, &s, copies);
+	put_lines(c, w, d, 1, &s, copies);
 	{
 		struct amt ot;
 		int n = 0;
