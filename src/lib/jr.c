@@ -18,6 +18,10 @@
  */
 #define NUMBER_MAX 63
 
+/* The most a document keeps from one line to the next. */
+#define KEEP_NODES 65536
+#define KEEP_BYTES (4u << 20)
+
 /* What the direct reader says of a text it does not take on. */
 #define NOT_PLAIN (-1)
 #define NO_MEMORY (-2)
@@ -593,6 +597,20 @@ jr_parse(struct jr_doc *d, const char *text, size_t n)
 	d->err[0] = '\0';
 	d->nomem = 0;
 	d->nnodes = 0;
+	/*
+	 * What one rare huge line needed is not kept for all the small ones
+	 * after it: a run's memory stays that of its usual line.
+	 */
+	if (d->nodes_cap > KEEP_NODES) {
+		free(d->nodes);
+		d->nodes = NULL;
+		d->nodes_cap = 0;
+	}
+	if (d->buf_cap > KEEP_BYTES) {
+		free(d->buf);
+		d->buf = NULL;
+		d->buf_cap = 0;
+	}
 	if (n == SIZE_MAX || reserve_buf(d, n + 1) < 0)
 		return no_memory(d);
 	if (n > 0)
