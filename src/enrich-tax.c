@@ -618,8 +618,11 @@ load_map(const char *path)
 	return rc;
 }
 
+/* The record being enriched, read once; its values die with the next. */
+static struct jr_doc doc;
+
 static void
-free_map(void)
+release_all(void)
 {
 	size_t i;
 
@@ -634,6 +637,7 @@ free_map(void)
 	free(map.rules);
 	if (jv_is_valid(map.doc))
 		jv_free(map.doc);
+	jr_release(&doc);
 }
 
 /* ---- matching ---- */
@@ -1528,7 +1532,6 @@ static int
 process(struct stage *st, const char *line, size_t len, const char *file,
 	unsigned long lineno)
 {
-	static struct jr_doc doc;
 	jr rec = jr_parse(&doc, line, len);
 	const char *kind;
 	struct job j;
@@ -1647,16 +1650,16 @@ main(int argc, char *argv[])
 	}
 	map.doc = jv_invalid();
 	if ((rc = load_map(mapfile)) != 0) {
-		free_map();
+		release_all();
 		return rc;
 	}
 	if ((rc = stage_init(&st, "enrich-tax", rejects, stats)) != 0) {
-		free_map();
+		release_all();
 		return rc;
 	}
 	status = stage_read(&st, argc, argv, process);
 	status = stage_flush_stdout(status);
 	status = stage_finish(&st, status);
-	free_map();
+	release_all();
 	return stage_close_stdout(status);
 }

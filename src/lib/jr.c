@@ -665,12 +665,6 @@ jr_str(jr v)
 	return v != NULL && v->kind == JR_STRING ? v->text : NULL;
 }
 
-size_t
-jr_strlen(jr v)
-{
-	return v != NULL && v->kind == JR_STRING ? v->len : 0;
-}
-
 const char *
 jr_get_str(jr obj, const char *name)
 {
@@ -700,12 +694,6 @@ jr_next(jr container, jr e)
 		return NULL;
 	next = e + e->span;
 	return next < container + container->span ? next : NULL;
-}
-
-const char *
-jr_name(jr e)
-{
-	return e != NULL ? e->name : NULL;
 }
 
 jr

@@ -110,11 +110,10 @@ jr jr_get(jr obj, const char *name);
 
 /*
  * The bytes of the string v (NUL-terminated; a string holding "\u0000"
- * reads as shorter in C, as with libjq), or NULL when v is not a string.
- * jr_strlen is its full length in bytes, 0 when v is not a string.
+ * reads as shorter in C, as with libjq; its full length is v->len), or
+ * NULL when v is not a string.
  */
 const char *jr_str(jr v);
-size_t jr_strlen(jr v);
 
 /* The string member name of obj, as jr_str(jr_get(obj, name)). */
 const char *jr_get_str(jr obj, const char *name);
@@ -132,16 +131,13 @@ size_t jr_len(jr v);
  *
  * or jr_foreach(arr, e).  jr_first is NULL when v is empty or not a
  * container; jr_next(v, e) is NULL after the last.  The members of an
- * object come as written, including a name given twice; jr_name tells
- * each one's name.
+ * object come as written, including a name given twice, each with its
+ * name in e->name (e->nlen bytes).
  */
 jr jr_first(jr v);
 jr jr_next(jr container, jr e);
 #define jr_foreach(container, e)                                               \
 	for (jr e = jr_first(container); e != NULL; e = jr_next(container, e))
-
-/* The name of e, a member of an object; NULL otherwise. */
-const char *jr_name(jr e);
 
 /* Element i of an array (from 0), or NULL. */
 jr jr_at(jr arr, size_t i);
