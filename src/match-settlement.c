@@ -48,6 +48,7 @@
 #include "jw.h"
 #include "money.h"
 #include "msg.h"
+#include "textpool.h"
 #include "ndjson.h"
 #include "stage.h"
 #include "strmap.h"
@@ -80,38 +81,18 @@ static int fail_on;	      /* FAIL_* bits */
  * the end of the run; strings of the index point into its file buffer.
  * Either way the structs below borrow them.
  */
-struct arena_block {
-	struct arena_block *next;
-	size_t used, cap;
-	char data[];
-};
-static struct arena_block *arena;
+static struct textpool arena = TEXTPOOL_INIT;
 
 /* The len bytes at s, NUL-terminated, into the arena. */
 static const char *
 save_bytes(const char *s, size_t len)
 {
-	size_t n = len + 1;
-	char *p;
+	const char *p = textpool_keep(&arena, s, len);
 
-	if (arena == NULL || arena->cap - arena->used < n) {
-		size_t cap = n > 65536 ? n : 65536;
-		struct arena_block *b = malloc(sizeof(*b) + cap);
-
-		if (b == NULL) {
-			msg_warn("out of memory");
-			exit(EX_OSERR);
-		}
-		b->next = arena;
-		b->used = 0;
-		b->cap = cap;
-		arena = b;
+	if (p == NULL) {
+		msg_warn("out of memory");
+		exit(EX_OSERR);
 	}
-	p = arena->data + arena->used;
-	if (len > 0)
-		memcpy(p, s, len);
-	p[len] = '\0';
-	arena->used += n;
 	return p;
 }
 
@@ -119,17 +100,6 @@ static const char *
 save(const char *s)
 {
 	return s != NULL ? save_bytes(s, strlen(s)) : NULL;
-}
-
-static void
-arena_free(void)
-{
-	while (arena != NULL) {
-		struct arena_block *next = arena->next;
-
-		free(arena);
-		arena = next;
-	}
 }
 
 /* Grow a dynamic array *v of *n elements of size sz by one; abort on OOM. */
@@ -2209,7 +2179,7 @@ release_all(void)
 	jr_release(&rec_doc);
 	jr_release(&summary_doc);
 	jw_release(&text_writer);
-	arena_free();
+	textpool_release(&arena);
 }
 
 static int

@@ -36,6 +36,7 @@
 #include "msg.h"
 #include "secret.h"
 #include "sha256.h"
+#include "textpool.h"
 #include "stage.h"
 #include "utctime.h"
 
@@ -191,73 +192,15 @@ static struct jr_doc input;
 /*
  * Text made while mapping one envelope (an id reduced to its digits, a
  * lower-cased code, a timestamp in UTC), kept until its records are
- * written.  It lives in blocks that never move, so what was handed out
- * stays where it is, and the blocks are kept for the next envelope.
- * Nothing made is longer than a block: the longest, a code, is cut to 95
- * bytes.
+ * written; the pool is reset for each envelope.
  */
-#define TEXT_BLOCK 16384
-
-struct text_block {
-	struct text_block *next; /* (owned) */
-	size_t used;
-	char text[TEXT_BLOCK];
-};
-
-static struct {
-	struct text_block *first; /* (owned) */
-	struct text_block *at;	  /* the block being filled, NULL before any */
-	int nomem;		  /* a block could not be allocated */
-} made_text;
-
-/* Forget the text made for the last envelope, keep its blocks. */
-static void
-forget_made_text(void)
-{
-	made_text.at = NULL;
-}
-
-/*
- * Room for n bytes (n <= TEXT_BLOCK) of made text, valid until
- * forget_made_text(); NULL with made_text.nomem set when memory ran out.
- */
-static char *
-text_room(size_t n)
-{
-	struct text_block *b = made_text.at, *next;
-	char *p;
-
-	if (b == NULL || TEXT_BLOCK - b->used < n) {
-		next = b != NULL ? b->next : made_text.first;
-		if (next == NULL) {
-			if ((next = malloc(sizeof(*next))) == NULL) {
-				made_text.nomem = 1;
-				return NULL;
-			}
-			next->next = NULL;
-			if (b != NULL)
-				b->next = next;
-			else
-				made_text.first = next;
-		}
-		next->used = 0;
-		made_text.at = b = next;
-	}
-	p = b->text + b->used;
-	b->used += n;
-	return p;
-}
+static struct textpool made_text = TEXTPOOL_INIT;
 
 /* A copy of s as made text; NULL when memory ran out (made_text.nomem). */
 static const char *
 keep(const char *s)
 {
-	size_t n = strlen(s) + 1;
-	char *p = text_room(n);
-
-	if (p != NULL)
-		memcpy(p, s, n);
-	return p;
+	return textpool_keep(&made_text, s, strlen(s));
 }
 
 /*
@@ -430,7 +373,7 @@ word(const char *s, int spaces)
 	if (!change && s[n] == '\0')
 		return s;
 	/* Room for a U+FFFD in place of a cut character, and the NUL. */
-	if ((out = text_room(n + 3 + 1)) == NULL)
+	if ((out = textpool_room(&made_text, n + 3 + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a')
@@ -3122,7 +3065,7 @@ convert(struct conv *c, const struct handler *h, jr env, const char *line,
 	char hex[SHA256_HEX_LEN];
 	jr data = jr_get(env, "data"), gid;
 
-	forget_made_text();
+	textpool_reset(&made_text);
 	sha256_hex(line, len, hex);
 	jw_reset(&records.src);
 	jw_object(&records.src);
@@ -3406,14 +3349,8 @@ process(struct stage *st, const char *line, size_t len, const char *file,
 static void
 release_writers(void)
 {
-	struct text_block *b, *next;
-
 	jr_release(&input);
-	for (b = made_text.first; b != NULL; b = next) {
-		next = b->next;
-		free(b);
-	}
-	made_text.first = made_text.at = NULL;
+	textpool_release(&made_text);
 	jw_release(&records.main.w);
 	jw_release(&records.refund.w);
 	jw_release(&records.payment.w);
