@@ -259,20 +259,6 @@ put(struct jw *w, const char *key, struct val v)
 	write_val(w, v);
 }
 
-/*
- * Write the number d into w as libjq prints it ("1e+17" for 1e17): a count
- * made from a string of digits, or a sum of counts, is spelled as it would
- * be had the input given it as a number.
- */
-static void
-write_number(struct jw *w, double d)
-{
-	jv x = jv_number(d);
-
-	jw_jv(w, x);
-	jv_free(x);
-}
-
 /* 1 when obj has the member name and it is not null, else 0. */
 static int
 has(jr obj, const char *name)
@@ -496,9 +482,9 @@ timestamp(struct conv *c, jr obj, const char *rest, const char *gql)
  * a string of digits.
  */
 struct count {
-	jr in;	  /* the input's number, written as it is; else */
-	double n; /* the count, written as libjq prints it */
-	int have; /* a count was given */
+	jr in;	   /* the input's number, written as it is */
+	int64_t n; /* the count, a whole number below 2^53 */
+	int have;  /* a count was given */
 };
 
 /* 2^53: the first whole number a double cannot tell from its neighbour. */
@@ -522,11 +508,11 @@ count(struct conv *c, jr obj, const char *rest, const char *gql)
 		 * Any other number is no count, negative or not. */
 		if (d < COUNT_LIMIT && d > -COUNT_LIMIT &&
 		    d == (double)(int64_t)d && !(d == 0 && signbit(d)))
-			return (struct count){v, d, 1};
+			return (struct count){v, (int64_t)d, 1};
 	} else if (jr_id(v, buf, sizeof(buf), &why) == 0 &&
 		   strtoull(buf, NULL, 10) < (unsigned long long)COUNT_LIMIT) {
 		/* Digits as text: the same bound, or a double rounds them. */
-		return (struct count){NULL, (double)strtoll(buf, NULL, 10), 1};
+		return (struct count){NULL, strtoll(buf, NULL, 10), 1};
 	}
 	fail(c, "bad_field", "'%s' is not a whole number", name_of(rest, gql));
 	return n;
@@ -540,7 +526,7 @@ put_count(struct jw *w, const char *key, struct count n)
 	if (n.in != NULL)
 		jw_jr(w, n.in);
 	else if (n.have)
-		write_number(w, n.n);
+		jw_int(w, n.n);
 	else
 		jw_null(w);
 }
@@ -1193,7 +1179,7 @@ line_item(struct conv *c, struct jw *w, jr li, int index, struct order_sums *s,
 	if (!qty.have)
 		fail(c, "missing_field", "'quantity' is missing");
 	else
-		q = (int64_t)qty.n;
+		q = qty.n;
 	unit =
 	    required_bag(c, li, "price", "price_set", "originalUnitPriceSet");
 	if (money_mul(unit.shop, q, &total) < 0 ||
@@ -2987,9 +2973,9 @@ odoo_stock(struct conv *c, jr d)
 		/* Counts are whole numbers below 2^53: exact as int64,
 		 * and so must the sum be, to be written exactly. */
 		if (on_hand.have)
-			avail += (int64_t)on_hand.n;
+			avail += on_hand.n;
 		if (reserved.have)
-			avail -= (int64_t)reserved.n;
+			avail -= reserved.n;
 		if (avail >= (int64_t)COUNT_LIMIT ||
 		    avail <= -(int64_t)COUNT_LIMIT) {
 			fail(c, "bad_field",
@@ -3003,8 +2989,7 @@ odoo_stock(struct conv *c, jr d)
 	put(w, "variant_id", variant_id);
 	put(w, "sku", odoo_text(prod, "default_code"));
 	put(w, "location_id", shop_loc);
-	jw_key(w, "available");
-	write_number(w, (double)avail);
+	jw_put_int(w, "available", avail);
 	jw_put_null(w, "updated_at");
 	jw_put_string(w, "source", "odoo");
 	put(w, "odoo_location", odoo_text(loc, "complete_name"));

@@ -745,9 +745,6 @@ short_integer(jr v)
 int
 jr_number_text(jr v, char *buf, size_t n)
 {
-	int rc;
-	jv x;
-
 	if (v == NULL || v->kind != JR_NUMBER)
 		return -1;
 	if (short_integer(v)) {
@@ -757,10 +754,7 @@ jr_number_text(jr v, char *buf, size_t n)
 		buf[v->len] = '\0';
 		return 0;
 	}
-	x = jv_number(jr_number(v));
-	rc = json_number_text(x, buf, n);
-	jv_free(x);
-	return rc;
+	return json_double_text(jr_number(v), buf, n);
 }
 
 int

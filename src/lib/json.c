@@ -70,20 +70,38 @@ json_has(jv obj, const char *key)
 }
 
 int
-json_number_text(jv v, char *buf, size_t n)
+json_double_text(double d, char *buf, size_t n)
 {
-	jv text;
-	int rc = -1;
+	jv x, text;
+	int rc = -1, len;
 
-	if (jv_get_kind(v) != JV_KIND_NUMBER || !isfinite(jv_number_value(v)))
+	if (!isfinite(d))
 		return -1;
-	text = jv_dump_string(jv_copy(v), 0);
+	/*
+	 * A whole number below 10^16 is printed by libjq digit for digit
+	 * (it turns to exponents only above); -0 keeps its sign.
+	 */
+	if (d < 1e16 && d > -1e16 && d == (double)(long long)d &&
+	    !(d == 0 && signbit(d))) {
+		len = snprintf(buf, n, "%lld", (long long)d);
+		return len >= 0 && (size_t)len < n ? 0 : -1;
+	}
+	x = jv_number(d);
+	text = jv_dump_string(x, 0);
 	if ((size_t)jv_string_length_bytes(jv_copy(text)) < n) {
 		snprintf(buf, n, "%s", jv_string_value(text));
 		rc = 0;
 	}
 	jv_free(text);
 	return rc;
+}
+
+int
+json_number_text(jv v, char *buf, size_t n)
+{
+	if (jv_get_kind(v) != JV_KIND_NUMBER)
+		return -1;
+	return json_double_text(jv_number_value(v), buf, n);
 }
 
 static int

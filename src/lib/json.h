@@ -45,6 +45,9 @@ int json_has(jv obj, const char *key);
  */
 int json_number_text(jv v, char *buf, size_t n);
 
+/* The same for the number d. */
+int json_double_text(double d, char *buf, size_t n);
+
 /*
  * An identifier from v (borrowed) as exact decimal text in buf: a string of
  * digits as it is, a GraphQL global id "gid://shopify/Order/123" reduced to

@@ -1,9 +1,9 @@
 /* See LICENSE file for copyright and license details. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "jw.h"
 #include "money.h"
 
@@ -444,17 +444,13 @@ put_jv(struct jw *w, jv v)
 		put(w, "false", 5);
 		break;
 	case JV_KIND_NUMBER: {
-		double d = jv_number_value(v);
 		char buf[32];
 
-		/* Integers as jq prints them; anything else through jq. */
-		if (d == (double)(long long)d && d < 1e16 && d > -1e16 &&
-		    !(d == 0 && signbit(d))) {
-			int n =
-			    snprintf(buf, sizeof(buf), "%lld", (long long)d);
-
-			put(w, buf, (size_t)n);
+		if (json_double_text(jv_number_value(v), buf, sizeof(buf)) ==
+		    0) {
+			put(w, buf, strlen(buf));
 		} else {
+			/* NaN and the infinities, as libjq writes them. */
 			jv text = jv_dump_string(jv_copy(v), 0);
 
 			put(w, jv_string_value(text),
