@@ -37,6 +37,7 @@
 #include "secret.h"
 #include "sha256.h"
 #include "textpool.h"
+#include "utf8.h"
 #include "stage.h"
 #include "utctime.h"
 
@@ -349,8 +350,7 @@ static const char *
 word(const char *s, int spaces)
 {
 	size_t i, n, last;
-	int change = 0, need;
-	unsigned char lead;
+	int change = 0;
 	char *out;
 
 	for (n = 0; s[n] != '\0' && n < WORD_MAX; n++)
@@ -371,12 +371,9 @@ word(const char *s, int spaces)
 		while (last > 0 && n - last < 4 &&
 		       ((unsigned char)s[last] & 0xC0) == 0x80)
 			last--;
-		lead = (unsigned char)s[last];
-		need = lead < 0x80    ? 1
-		       : lead >= 0xF0 ? 4
-		       : lead >= 0xE0 ? 3
-				      : 2;
-		if (last + (size_t)need > n) {
+		if ((unsigned char)s[last] >= 0x80 &&
+		    utf8_sequence((const unsigned char *)s + last, n - last) ==
+			0) {
 			memcpy(out + last, "\xEF\xBF\xBD", 3);
 			n = last + 3;
 		}
@@ -1394,6 +1391,34 @@ static void refund(struct conv *c, jr rf, struct val order_id,
 		   struct val order_name, const struct order_facts *order);
 
 /*
+ * The "payments" of the order or refund obj: each of its transactions
+ * written as a payment record, and its key listed.  With moved, what the
+ * successful ones moved in the record's currency is added to *moved.
+ */
+static void
+put_payments(struct conv *c, struct jw *w, jr obj, struct val order_id,
+	     struct val order_name, int64_t *moved)
+{
+	struct items it;
+	jr item;
+
+	jw_key(w, "payments");
+	jw_array(w);
+	for (items(c, &it, obj, "transactions", NULL); next_item(&it, &item);) {
+		struct payment_made made;
+
+		payment(c, item, order_id, order_name, &made);
+		jw_string(w,
+			  records.payment.key[0] ? records.payment.key : NULL);
+		if (moved != NULL && made.moves_money && c->cur != NULL &&
+		    strcmp(made.currency, c->cur) == 0 && made.amount.have)
+			add(c, moved, made.amount.shop);
+		emit(&records.payment);
+	}
+	jw_end(w);
+}
+
+/*
  * An order's "lines" (shipping 0) or "shipping_lines" (1), each line
  * also kept for the refunds to copy when the order has refunds (copies).
  */
@@ -1606,17 +1631,7 @@ order(struct conv *c, jr d)
 			   : "subtotal, shipping, tip and duties",
 		  expect, total, "total_price", 0);
 
-	jw_key(w, "payments");
-	jw_array(w);
-	for (items(c, &it, d, "transactions", NULL); next_item(&it, &item);) {
-		struct payment_made made;
-
-		payment(c, item, id, name, &made);
-		jw_string(w,
-			  records.payment.key[0] ? records.payment.key : NULL);
-		emit(&records.payment);
-	}
-	jw_end(w);
+	put_payments(c, w, d, id, name, NULL);
 	/* Where the order's tax was levied, as enrich-tax chooses: the
 	 * shipping address, or the billing address when it has none. */
 	facts.taxes_included = tincl;
@@ -1891,22 +1906,9 @@ refund(struct conv *c, jr rf, struct val order_id, struct val order_name,
 		jw_end(w);
 	}
 	jw_end(w);
-	jw_key(w, "payments");
-	jw_array(w);
-	for (items(c, &it, rf, "transactions", NULL); next_item(&it, &item);) {
-		struct payment_made made;
-
-		payment(c, item, order_id, order_name, &made);
-		jw_string(w,
-			  records.payment.key[0] ? records.payment.key : NULL);
-		/* What the refund paid back: its successful refund
-		 * transactions in its own currency. */
-		if (made.moves_money && c->cur != NULL &&
-		    strcmp(made.currency, c->cur) == 0 && made.amount.have)
-			add(c, &moved, made.amount.shop);
-		emit(&records.payment);
-	}
-	jw_end(w);
+	/* What the refund paid back: its successful refund transactions in
+	 * its own currency. */
+	put_payments(c, w, rf, order_id, order_name, &moved);
 	put_money(c, w, "total", moved);
 	p.n = 0;
 	put_amt(c, w, &p, "total_refunded",
