@@ -53,17 +53,6 @@ jr_error(const struct jr_doc *d)
 	return d->err;
 }
 
-/* FNV-1a: names are short, and one pass over them is all it needs. */
-static uint32_t
-name_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static int
 reserve_buf(struct jr_doc *d, size_t n)
 {
@@ -106,7 +95,6 @@ new_node(struct jr_doc *d, unsigned char kind)
 	node->len = 0;
 	node->span = 1;
 	node->nlen = 0;
-	node->hash = 0;
 	node->kind = kind;
 	return (long)d->nnodes++;
 }
@@ -354,8 +342,6 @@ read_value(struct reader *r)
 						return NOT_PLAIN;
 					d->nodes[member].name = name;
 					d->nodes[member].nlen = (uint32_t)nlen;
-					d->nodes[member].hash =
-					    name_hash(name, nlen);
 				}
 				count++;
 				skip_space(r);
@@ -517,7 +503,6 @@ take_jv(struct jr_doc *d, jv v, size_t *used)
 			take_jv(d, e, used);
 			d->nodes[member].name = name;
 			d->nodes[member].nlen = n;
-			d->nodes[member].hash = name_hash(name, n);
 			jv_free(k);
 			jv_free(e);
 		}
@@ -644,16 +629,14 @@ jr_get(jr obj, const char *name)
 {
 	jr e, end, found = NULL;
 	size_t n;
-	uint32_t h;
 
 	if (obj == NULL || obj->kind != JR_OBJECT)
 		return NULL;
 	n = strlen(name);
-	h = name_hash(name, n);
 	end = obj + obj->span;
 	/* To the end: of a name given twice, the last one counts. */
 	for (e = obj + 1; e < end; e += e->span)
-		if (e->hash == h && e->nlen == n &&
+		if (e->nlen == n && e->name[0] == name[0] &&
 		    memcmp(e->name, name, n) == 0)
 			found = e;
 	return found;

@@ -65,7 +65,6 @@ struct jr_node {
 			     elements or members */
 	uint32_t span;	  /* nodes in this value's subtree */
 	uint32_t nlen;	  /* the name's length in bytes */
-	uint32_t hash;	  /* of the name, to compare names fast */
 	unsigned char kind;
 };
 
