@@ -17,6 +17,8 @@
  *   lib-check jr jr|jv                  each stdin line read by jr (or by
  *                                       libjq), written canonically, or
  *                                       "error: <why>"
+ *   lib-check textpool SIZE...           keep a piece of each SIZE ("reset"
+ *                                       forgets them), then check them all
  *   lib-check jr-get NAME... <JSON      for each NAME the member's canonical
  *                                       text, kind, string, number text, id
  */
@@ -36,6 +38,7 @@
 #include "msg.h"
 #include "ndjson.h"
 #include "sha256.h"
+#include "textpool.h"
 #include "utctime.h"
 
 static int
@@ -373,6 +376,43 @@ main(int argc, char *argv[])
 		jw_release(&w);
 		jr_release(&d);
 		free(in);
+	} else if (strcmp(cmd, "textpool") == 0 && argc >= 3) {
+		/*
+		 * Pieces of the sizes given, each filled with its own byte;
+		 * after all are kept, every piece kept since the last reset
+		 * must still hold its bytes: blocks never move.
+		 */
+		struct textpool pool = TEXTPOOL_INIT;
+		const char *kept[64];
+		size_t sizes[64], nkept = 0, k, j;
+		char *fill;
+		int bad = 0;
+
+		for (i = 2; i < argc && nkept < 64; i++) {
+			size_t n = strtoul(argv[i], NULL, 10);
+
+			if (strcmp(argv[i], "reset") == 0) {
+				textpool_reset(&pool);
+				nkept = 0;
+				continue;
+			}
+			if ((fill = malloc(n + 1)) == NULL)
+				return EX_OSERR;
+			memset(fill, 'a' + (int)(nkept % 26), n);
+			kept[nkept] = textpool_keep(&pool, fill, n);
+			sizes[nkept++] = n;
+			free(fill);
+		}
+		for (k = 0; k < nkept; k++) {
+			for (j = 0; j < sizes[k]; j++)
+				if (kept[k][j] != 'a' + (int)(k % 26))
+					bad = 1;
+			if (kept[k][sizes[k]] != '\0')
+				bad = 1;
+		}
+		printf("%zu pieces %s\n", nkept, bad ? "damaged" : "intact");
+		textpool_release(&pool);
+		return bad;
 	} else if (strcmp(cmd, "jw-twice") == 0 && argc == 2) {
 		/* A member written twice: the last value counts. */
 		struct jw w;
@@ -404,7 +444,8 @@ main(int argc, char *argv[])
 	} else {
 		fprintf(stderr,
 			"usage: lib-check "
-			"canon|jr|jr-get|jw|jw-twice|money-parse|money-format|"
+			"canon|jr|jr-get|jw|jw-twice|textpool|money-parse|"
+			"money-format|"
 			"money-sum|utc|date|day|duration|epoch|id|sha256|"
 			"hmac|lines ...\n");
 		return EX_USAGE;

@@ -212,6 +212,13 @@ EOF
 	assert_output "$(wc -l <"$TOP/samples/day/10-normalize.expected.ndjson")"
 }
 
+@test "text kept in a pool stays put across blocks, large pieces and a reset" {
+	# Pieces smaller and larger than a block (64 kB), a reset that keeps
+	# the blocks, then pieces that do not fit the blocks kept.
+	run -0 "$BIN/lib-check" textpool 10 70000 10 65536 reset 5 70000 100000 65535 1 0 200000 3
+	assert_output "8 pieces intact"
+}
+
 @test "a member written twice keeps the value written last" {
 	run "$BIN/lib-check" jw-twice
 	assert_success
